@@ -17,6 +17,7 @@
 #include <ngx_http.h>
 
 #include <jansson.h>
+#include <hiredis/hiredis.h>
 #include <iamsmart/jose.h>
 
 
@@ -50,6 +51,65 @@ typedef struct {
 } ngx_http_iamsmart_loc_conf_t;
 
 
+typedef struct {
+    ngx_addr_t                  redis_addr;    /* resolved at config time */
+    ngx_str_t                   redis_db;      /* decimal, or empty */
+    ngx_str_t                   redis_password;
+    ngx_msec_t                  redis_timeout;
+    ngx_flag_t                  redis_enabled;
+} ngx_http_iamsmart_main_conf_t;
+
+
+/* Redis (ngx_http_iamsmart_redis.c) */
+
+typedef struct ngx_http_iamsmart_redis_cmd_s  ngx_http_iamsmart_redis_cmd_t;
+
+/*
+ * Called exactly once per queued command, never from inside
+ * ngx_http_iamsmart_redis_command(): with the reply (owned by the caller of
+ * the handler, freed when it returns) or with reply == NULL and a static
+ * error text.
+ */
+typedef void (*ngx_http_iamsmart_redis_handler_pt)(void *data,
+    redisReply *reply, const char *error);
+
+ngx_int_t ngx_http_iamsmart_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_iamsmart_main_conf_t *mcf);
+void ngx_http_iamsmart_redis_exit_process(void);
+
+/* NGX_OK: queued; NGX_DECLINED: Redis is down (answer 503); NGX_ERROR */
+ngx_int_t ngx_http_iamsmart_redis_command(int argc, const char **argv,
+    const size_t *argvlen, ngx_http_iamsmart_redis_handler_pt handler,
+    void *data, ngx_http_iamsmart_redis_cmd_t **cmdp);
+void ngx_http_iamsmart_redis_cancel(ngx_http_iamsmart_redis_cmd_t *cmd);
+
+
+/* A request waiting for one Redis reply (ngx_http_iamsmart_wait.c) */
+
+typedef void (*ngx_http_iamsmart_resume_pt)(ngx_http_request_t *r);
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_iamsmart_resume_pt     resume;     /* default: run phases */
+    ngx_event_t                     event;      /* posted on completion */
+    ngx_http_iamsmart_redis_cmd_t  *cmd;
+    unsigned                        waiting:1;
+    unsigned                        done:1;
+    unsigned                        cleanup_added:1;
+
+    const char                     *error;      /* static; NULL on reply */
+    int                             type;       /* REDIS_REPLY_* */
+    long long                       integer;
+    ngx_str_t                       str;        /* in r->pool */
+} ngx_http_iamsmart_redis_wait_t;
+
+ngx_int_t ngx_http_iamsmart_redis_call(ngx_http_request_t *r,
+    ngx_http_iamsmart_redis_wait_t *w, int argc, const char **argv,
+    const size_t *argvlen);
+ngx_int_t ngx_http_iamsmart_redis_send(int argc, const char **argv,
+    const size_t *argvlen);
+
+
 /* Result of JWT validation, kept for variables and logging. */
 typedef struct {
     json_t                     *header;       /* referenced; pool cleanup */
@@ -68,6 +128,10 @@ extern ngx_module_t  ngx_http_iamsmart_module;
 
 /* ngx_http_iamsmart_module.c */
 ngx_http_iamsmart_ctx_t *ngx_http_iamsmart_get_ctx(ngx_http_request_t *r);
+
+/* ngx_http_iamsmart_conf.c */
+ngx_int_t ngx_http_iamsmart_read_secret_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *secret);
 
 /* ngx_http_iamsmart_jwt.c */
 char *ngx_http_iamsmart_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

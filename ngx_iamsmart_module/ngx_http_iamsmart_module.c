@@ -10,12 +10,17 @@
 #include "ngx_http_iamsmart.h"
 
 
+static void *ngx_http_iamsmart_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_iamsmart_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_iamsmart_redis_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void *ngx_http_iamsmart_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_iamsmart_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iamsmart_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_iamsmart_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_iamsmart_init_process(ngx_cycle_t *cycle);
 static void ngx_http_iamsmart_exit_process(ngx_cycle_t *cycle);
 
 
@@ -25,6 +30,20 @@ static ngx_conf_num_bounds_t  ngx_http_iamsmart_leeway_bounds = {
 
 
 static ngx_command_t  ngx_http_iamsmart_commands[] = {
+
+    { ngx_string("iamsmart_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_iamsmart_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, redis_timeout),
+      NULL },
 
     { ngx_string("iamsmart_jwt"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
@@ -83,8 +102,8 @@ static ngx_http_module_t  ngx_http_iamsmart_module_ctx = {
     ngx_http_iamsmart_preconfiguration,    /* preconfiguration */
     ngx_http_iamsmart_postconfiguration,   /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_iamsmart_create_main_conf,    /* create main configuration */
+    ngx_http_iamsmart_init_main_conf,      /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -101,7 +120,7 @@ ngx_module_t  ngx_http_iamsmart_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_iamsmart_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_iamsmart_exit_process,        /* exit process */
@@ -143,6 +162,107 @@ ngx_http_iamsmart_get_ctx(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_iamsmart_module);
 
     return ctx;
+}
+
+
+static void *
+ngx_http_iamsmart_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_iamsmart_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_iamsmart_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    mcf->redis_enabled = NGX_CONF_UNSET;
+    mcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+
+    return mcf;
+}
+
+
+static char *
+ngx_http_iamsmart_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_iamsmart_main_conf_t *mcf = conf;
+
+    ngx_conf_init_value(mcf->redis_enabled, 0);
+    ngx_conf_init_msec_value(mcf->redis_timeout, 500);
+
+    return NGX_CONF_OK;
+}
+
+
+/* iamsmart_redis host:port | unix:/path [db=N] [password_file=path]; */
+static char *
+ngx_http_iamsmart_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_iamsmart_main_conf_t *mcf = conf;
+
+    ngx_str_t   *value, path;
+    ngx_url_t    u;
+    ngx_uint_t   i;
+    ngx_int_t    db;
+
+    if (mcf->redis_enabled != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
+
+    /* resolved here, in the master: DNS would block a worker */
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in redis address \"%V\"",
+                           u.err ? u.err : "no address", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->redis_addr = u.addrs[0];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            if (db == NGX_ERROR || db > 65535) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redis database \"%V\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            mcf->redis_db.data = value[i].data + 3;
+            mcf->redis_db.len = value[i].len - 3;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
+            path.data = value[i].data + 14;
+            path.len = value[i].len - 14;
+
+            if (ngx_http_iamsmart_read_secret_file(cf, &path,
+                                                   &mcf->redis_password)
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->redis_enabled = 1;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -198,8 +318,30 @@ ngx_http_iamsmart_postconfiguration(ngx_conf_t *cf)
 }
 
 
+static ngx_int_t
+ngx_http_iamsmart_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_iamsmart_main_conf_t  *mcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_iamsmart_module);
+
+    if (mcf == NULL || !mcf->redis_enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_http_iamsmart_redis_init_process(cycle, mcf);
+}
+
+
 static void
 ngx_http_iamsmart_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_iamsmart_redis_exit_process();
     ngx_http_iamsmart_jwt_cache_free();
 }

@@ -1,0 +1,161 @@
+
+/*
+ * Copyright (C) The iAM Smart gateway authors
+ *
+ * A request waiting for a Redis reply.
+ *
+ * The reply is copied into the request pool inside the Redis callback, and
+ * the request resumes from a posted event (as limit_req's delay does), never
+ * from inside the Redis read loop: resuming may queue new commands.  A pool
+ * cleanup cancels the command and the posted event if the request dies
+ * first, so a late reply never touches freed memory.
+ */
+
+
+#include "ngx_http_iamsmart.h"
+
+
+static void ngx_http_iamsmart_wait_reply(void *data, redisReply *reply,
+    const char *error);
+static void ngx_http_iamsmart_wait_resume(ngx_event_t *ev);
+static void ngx_http_iamsmart_wait_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_iamsmart_redis_call(ngx_http_request_t *r,
+    ngx_http_iamsmart_redis_wait_t *w, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    ngx_int_t            rc;
+    ngx_pool_cleanup_t  *cln;
+
+    if (!w->cleanup_added) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_iamsmart_wait_cleanup;
+        cln->data = w;
+        w->cleanup_added = 1;
+    }
+
+    w->request = r;
+    w->done = 0;
+    w->error = NULL;
+    w->type = 0;
+    w->integer = 0;
+    ngx_str_null(&w->str);
+
+    if (w->resume == NULL) {
+        w->resume = ngx_http_core_run_phases;
+    }
+
+    rc = ngx_http_iamsmart_redis_command(argc, argv, argvlen,
+                                         ngx_http_iamsmart_wait_reply, w,
+                                         &w->cmd);
+    if (rc != NGX_OK) {
+        w->cmd = NULL;
+        return rc;
+    }
+
+    w->waiting = 1;
+
+    return NGX_AGAIN;
+}
+
+
+/* fire and forget: the reply is read and dropped */
+ngx_int_t
+ngx_http_iamsmart_redis_send(int argc, const char **argv,
+    const size_t *argvlen)
+{
+    return ngx_http_iamsmart_redis_command(argc, argv, argvlen, NULL, NULL,
+                                           NULL);
+}
+
+
+static void
+ngx_http_iamsmart_wait_reply(void *data, redisReply *reply, const char *error)
+{
+    ngx_http_iamsmart_redis_wait_t *w = data;
+
+    ngx_http_request_t  *r;
+
+    r = w->request;
+    w->cmd = NULL;
+    w->waiting = 0;
+    w->done = 1;
+
+    if (reply == NULL) {
+        w->error = error;
+
+    } else {
+        w->type = reply->type;
+        w->integer = reply->integer;
+
+        if (reply->type == REDIS_REPLY_STRING
+            || reply->type == REDIS_REPLY_STATUS
+            || reply->type == REDIS_REPLY_ERROR)
+        {
+            w->str.data = ngx_pnalloc(r->pool, reply->len + 1);
+
+            if (w->str.data == NULL) {
+                w->error = "out of memory";
+
+            } else {
+                ngx_memcpy(w->str.data, reply->str, reply->len);
+                w->str.data[reply->len] = '\0';
+                w->str.len = reply->len;
+            }
+        }
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "iamsmart: redis error reply: %*s",
+                          (size_t) ngx_min(reply->len, 200), reply->str);
+            w->error = "error reply";
+        }
+    }
+
+    w->event.handler = ngx_http_iamsmart_wait_resume;
+    w->event.data = w;
+    w->event.log = r->connection->log;
+
+    ngx_post_event(&w->event, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_iamsmart_wait_resume(ngx_event_t *ev)
+{
+    ngx_http_iamsmart_redis_wait_t *w = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = w->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    w->resume(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_iamsmart_wait_cleanup(void *data)
+{
+    ngx_http_iamsmart_redis_wait_t *w = data;
+
+    if (w->cmd != NULL) {
+        ngx_http_iamsmart_redis_cancel(w->cmd);
+        w->cmd = NULL;
+    }
+
+    if (w->event.posted) {
+        ngx_delete_posted_event(&w->event);
+    }
+}
