@@ -19,6 +19,12 @@
 #include <jansson.h>
 #include <hiredis/hiredis.h>
 #include <iamsmart/jose.h>
+#include <iamsmart/platform.h>
+#include <iamsmart/secret.h>
+#include <iamsmart/session.h>
+
+
+#define NGX_HTTP_IAMSMART_REDIS_PREFIX  "iamsmart:"
 
 
 #define NGX_HTTP_IAMSMART_JWT_UNSET  0
@@ -48,6 +54,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_iamsmart_jwt_conf_t  jwt;
+    ngx_flag_t                    auth;
 } ngx_http_iamsmart_loc_conf_t;
 
 
@@ -57,6 +64,29 @@ typedef struct {
     ngx_str_t                   redis_password;
     ngx_msec_t                  redis_timeout;
     ngx_flag_t                  redis_enabled;
+
+    iams_keyring               *keyring;       /* iamsmart_secret_file */
+
+    ngx_str_t                   cookie_name;
+    ngx_str_t                   login_cookie_name;   /* cookie_name_login */
+    ngx_str_t                   cookie_attrs;  /* "; Path=/; ...; Secure" */
+    time_t                      session_idle;
+    time_t                      session_absolute;
+
+    ngx_str_t                   login_cookie_attrs;
+    ngx_str_t                   logout_redirect;
+
+    ngx_flag_t                  sessions_used; /* some iamsmart_auth on */
+
+    /* the iAM Smart platform */
+    ngx_str_t                   platform_url;  /* public, for browsers */
+    ngx_str_t                   platform_api;  /* internal location */
+    ngx_str_t                   client_id;
+    ngx_str_t                   client_secret; /* wiped with cf->pool */
+    iams_kek                   *kek;
+    ngx_str_t                   redirect_uri;
+    ngx_str_t                   scopes;        /* space-separated */
+    ngx_str_t                   lang;
 } ngx_http_iamsmart_main_conf_t;
 
 
@@ -118,9 +148,55 @@ typedef struct {
 } ngx_http_iamsmart_jwt_result_t;
 
 
+typedef enum {
+    NGX_HTTP_IAMSMART_SESSION_START = 0,
+    NGX_HTTP_IAMSMART_SESSION_LOOKUP,
+    NGX_HTTP_IAMSMART_SESSION_DONE
+} ngx_http_iamsmart_session_state_e;
+
+
 typedef struct {
-    ngx_http_iamsmart_jwt_result_t  jwt;
+    ngx_http_iamsmart_jwt_result_t     jwt;
+
+    ngx_http_iamsmart_redis_wait_t     redis;
+
+    ngx_http_iamsmart_session_state_e  session_state;
+    iams_session_id                    session_id;    /* cleansed after use */
+    iams_key_slot                      session_slot;
+    char                               session_key[IAMS_SESSION_KEY_MAX + 1];
+    size_t                             session_key_len;
+    char                               session_hash[IAMS_SESSION_HASH_LEN
+                                                    + 1];
+    iams_session                      *session;       /* pool cleanup */
+
+    ngx_uint_t                         login_state;
+    ngx_str_t                          login_binding;
+    char                               login_statebuf[IAMS_STATE_LEN + 1];
+    void                              *login;         /* the callback's */
 } ngx_http_iamsmart_ctx_t;
+
+
+/* A platform API call (ngx_http_iamsmart_platform.c) */
+typedef struct {
+    unsigned                     pending:1;
+    unsigned                     done:1;
+    ngx_uint_t                   status;     /* HTTP status, 502 if none */
+    ngx_str_t                    body;       /* in the parent's pool */
+
+    ngx_http_event_handler_pt    resume;     /* kept across calls */
+} ngx_http_iamsmart_platform_call_t;
+
+
+/* A citizen-facing page (ngx_http_iamsmart_page.c) */
+typedef struct {
+    const char                  *title_en;
+    const char                  *title_zh;
+    const char                  *text_en;
+    const char                  *text_zh;
+    const char                  *action_en;
+    const char                  *action_zh;
+    ngx_str_t                    link;       /* escaped here; may be empty */
+} ngx_http_iamsmart_page_t;
 
 
 extern ngx_module_t  ngx_http_iamsmart_module;
@@ -128,6 +204,9 @@ extern ngx_module_t  ngx_http_iamsmart_module;
 
 /* ngx_http_iamsmart_module.c */
 ngx_http_iamsmart_ctx_t *ngx_http_iamsmart_get_ctx(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_iamsmart_set_cookie_name(ngx_conf_t *cf,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_str_t *name);
 
 /* ngx_http_iamsmart_conf.c */
 ngx_int_t ngx_http_iamsmart_read_secret_file(ngx_conf_t *cf, ngx_str_t *name,
@@ -149,6 +228,41 @@ char *ngx_http_iamsmart_jwt_merge(ngx_conf_t *cf,
 ngx_int_t ngx_http_iamsmart_jwt_handler(ngx_http_request_t *r,
     ngx_http_iamsmart_loc_conf_t *lcf);
 
+/* ngx_http_iamsmart_session.c */
+ngx_int_t ngx_http_iamsmart_session_handler(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx);
+ngx_int_t ngx_http_iamsmart_strip_cookies(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf);
+ngx_int_t ngx_http_iamsmart_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_iamsmart_unavailable(ngx_http_request_t *r,
+    const char *cause);
+
+/* ngx_http_iamsmart_login.c */
+ngx_int_t ngx_http_iamsmart_login_required(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx);
+ngx_int_t ngx_http_iamsmart_callback_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_iamsmart_logout_handler(ngx_http_request_t *r);
+
+/* ngx_http_iamsmart_platform.c */
+ngx_int_t ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, const char *path, const char *body,
+    size_t body_len, ngx_http_iamsmart_platform_call_t *call);
+ngx_int_t ngx_http_iamsmart_platform_check(ngx_conf_t *cf,
+    ngx_http_iamsmart_main_conf_t *mcf);
+char *ngx_http_iamsmart_kek_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_iamsmart_client_secret_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_iamsmart_platform_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_iamsmart_absolute_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_iamsmart_page.c */
+ngx_int_t ngx_http_iamsmart_send_page(ngx_http_request_t *r,
+    ngx_uint_t status, const ngx_http_iamsmart_page_t *page);
+
 /* ngx_http_iamsmart_jwt_cache.c: per-worker cache of verified tokens */
 ngx_int_t ngx_http_iamsmart_jwt_cache_lookup(const u_char *digest,
     ngx_http_iamsmart_jwt_conf_t *jcf, ngx_http_iamsmart_jwt_result_t *res);
@@ -164,6 +278,7 @@ ngx_int_t ngx_http_iamsmart_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
 ngx_int_t ngx_http_iamsmart_finalize_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
+ngx_int_t ngx_http_iamsmart_finalize(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_iamsmart_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 ngx_int_t ngx_http_iamsmart_json_add_cleanup(ngx_pool_t *pool, json_t *v);

@@ -14,6 +14,17 @@ static void *ngx_http_iamsmart_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_iamsmart_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_iamsmart_redis_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_iamsmart_secret_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_iamsmart_session_cookie(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_iamsmart_session_timeout(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static void ngx_http_iamsmart_keyring_cleanup(void *data);
+static char *ngx_http_iamsmart_scopes(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_http_iamsmart_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -44,6 +55,111 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_iamsmart_main_conf_t, redis_timeout),
       NULL },
+
+    { ngx_string("iamsmart_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_secret_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_session_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_iamsmart_session_cookie,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_session_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_iamsmart_session_timeout,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_loc_conf_t, auth),
+      NULL },
+
+    { ngx_string("iamsmart_platform_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_absolute_url,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, platform_url),
+      NULL },
+
+    { ngx_string("iamsmart_platform_api"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_platform_api,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_client_id"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, client_id),
+      NULL },
+
+    { ngx_string("iamsmart_client_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_client_secret_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_kek_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_kek_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_redirect_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_absolute_url,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, redirect_uri),
+      NULL },
+
+    { ngx_string("iamsmart_scopes"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_iamsmart_scopes,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_lang"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, lang),
+      NULL },
+
+    { ngx_string("iamsmart_logout_redirect"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, logout_redirect),
+      NULL },
+
+    { ngx_string("iamsmart_callback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_callback_handler },
+
+    { ngx_string("iamsmart_logout"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_logout_handler },
 
     { ngx_string("iamsmart_jwt"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
@@ -132,15 +248,45 @@ ngx_module_t  ngx_http_iamsmart_module = {
 static ngx_int_t
 ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
 {
-    ngx_http_iamsmart_loc_conf_t  *lcf;
+    ngx_int_t                       rc;
+    ngx_http_iamsmart_ctx_t        *ctx;
+    ngx_http_iamsmart_loc_conf_t   *lcf;
+    ngx_http_iamsmart_main_conf_t  *mcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_iamsmart_module);
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module);
 
-    if (lcf->jwt.mode == NGX_HTTP_IAMSMART_JWT_ON) {
-        return ngx_http_iamsmart_jwt_handler(r, lcf);
+    if (mcf->sessions_used
+        && ngx_http_iamsmart_strip_cookies(r, mcf) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    return NGX_DECLINED;
+    rc = NGX_DECLINED;
+
+    if (lcf->jwt.mode == NGX_HTTP_IAMSMART_JWT_ON) {
+        rc = ngx_http_iamsmart_jwt_handler(r, lcf);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (lcf->auth != 1) {
+        return rc;
+    }
+
+    ctx = ngx_http_iamsmart_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_iamsmart_session_handler(r, mcf, ctx);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_iamsmart_login_required(r, mcf, ctx);
+    }
+
+    return rc;
 }
 
 
@@ -177,6 +323,8 @@ ngx_http_iamsmart_create_main_conf(ngx_conf_t *cf)
 
     mcf->redis_enabled = NGX_CONF_UNSET;
     mcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->session_idle = NGX_CONF_UNSET;
+    mcf->session_absolute = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -187,8 +335,30 @@ ngx_http_iamsmart_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_iamsmart_main_conf_t *mcf = conf;
 
+    ngx_str_t  name = ngx_string("iamsmart_session");
+
     ngx_conf_init_value(mcf->redis_enabled, 0);
     ngx_conf_init_msec_value(mcf->redis_timeout, 500);
+    ngx_conf_init_value(mcf->session_idle, 1800);
+    ngx_conf_init_value(mcf->session_absolute, 8 * 3600);
+
+    if (mcf->cookie_name.len == 0) {
+        if (ngx_http_iamsmart_set_cookie_name(cf, mcf, &name) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_str_set(&mcf->cookie_attrs,
+                    "; Path=/; SameSite=Lax; HttpOnly; Secure");
+    }
+
+    /* Lax whatever the session cookie says: the platform's redirect back
+     * to the callback is a cross-site navigation */
+    ngx_str_set(&mcf->login_cookie_attrs,
+                "; Max-Age=600; Path=/; SameSite=Lax; HttpOnly; Secure");
+
+    if (mcf->logout_redirect.len == 0) {
+        ngx_str_set(&mcf->logout_redirect, "/");
+    }
 
     return NGX_CONF_OK;
 }
@@ -266,6 +436,272 @@ ngx_http_iamsmart_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+static char *
+ngx_http_iamsmart_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_iamsmart_main_conf_t *mcf = conf;
+
+    iams_err             err;
+    ngx_str_t           *value, path;
+    ngx_pool_cleanup_t  *cln;
+
+    if (mcf->keyring != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (iams_keyring_load_file((char *) path.data, &mcf->keyring, &err)
+        != IAMS_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "iamsmart_secret_file \"%V\": %s%s%s", &path,
+                           iams_status_str(err.status),
+                           err.detail[0] ? ": " : "", err.detail);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_iamsmart_keyring_cleanup;
+    cln->data = mcf->keyring;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_iamsmart_keyring_cleanup(void *data)
+{
+    iams_keyring_free(data);
+}
+
+
+ngx_int_t
+ngx_http_iamsmart_set_cookie_name(ngx_conf_t *cf,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_str_t *name)
+{
+    u_char  *p;
+
+    mcf->cookie_name = *name;
+
+    mcf->login_cookie_name.len = name->len + sizeof("_login") - 1;
+    mcf->login_cookie_name.data = ngx_pnalloc(cf->pool,
+                                              mcf->login_cookie_name.len);
+    if (mcf->login_cookie_name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(mcf->login_cookie_name.data, name->data, name->len);
+    ngx_memcpy(p, "_login", sizeof("_login") - 1);
+
+    return NGX_OK;
+}
+
+
+/* iamsmart_session_cookie NAME [domain=D] [path=P] [samesite=lax|strict]; */
+static char *
+ngx_http_iamsmart_session_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_iamsmart_main_conf_t *mcf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value, domain, path, samesite;
+    ngx_uint_t   i;
+
+    if (mcf->cookie_name.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] <= 0x20 || value[1].data[i] >= 0x7f
+            || ngx_strchr("()<>@,;:\\\"/[]?={}", value[1].data[i]) != NULL)
+        {
+            return "has an invalid cookie name";
+        }
+    }
+
+    ngx_str_null(&domain);
+    ngx_str_set(&path, "/");
+    ngx_str_set(&samesite, "Lax");
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "domain=", 7) == 0) {
+            domain.data = value[i].data + 7;
+            domain.len = value[i].len - 7;
+
+        } else if (ngx_strncmp(value[i].data, "path=", 5) == 0
+                   && value[i].len > 5 && value[i].data[5] == '/')
+        {
+            path.data = value[i].data + 5;
+            path.len = value[i].len - 5;
+
+        } else if (ngx_strcmp(value[i].data, "samesite=lax") == 0) {
+            ngx_str_set(&samesite, "Lax");
+
+        } else if (ngx_strcmp(value[i].data, "samesite=strict") == 0) {
+            ngx_str_set(&samesite, "Strict");
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_strlchr(value[i].data, value[i].data + value[i].len, ';')) {
+            return "has a parameter with \";\"";
+        }
+    }
+
+    if (ngx_strncmp(value[1].data, "__Host-", 7) == 0
+        && (domain.len || path.len != 1))
+    {
+        return "uses the \"__Host-\" prefix, which forbids domain= and a "
+               "path other than /";
+    }
+
+    if (ngx_http_iamsmart_set_cookie_name(cf, mcf, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->cookie_attrs.len = sizeof("; Path=; Domain=; SameSite=; HttpOnly; "
+                                   "Secure") - 1
+                            + path.len + domain.len + samesite.len;
+    mcf->cookie_attrs.data = ngx_pnalloc(cf->pool, mcf->cookie_attrs.len);
+    if (mcf->cookie_attrs.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(mcf->cookie_attrs.data, "; Path=%V", &path);
+
+    if (domain.len) {
+        p = ngx_sprintf(p, "; Domain=%V", &domain);
+    }
+
+    p = ngx_sprintf(p, "; SameSite=%V; HttpOnly; Secure", &samesite);
+    mcf->cookie_attrs.len = p - mcf->cookie_attrs.data;
+
+    return NGX_CONF_OK;
+}
+
+
+/* iamsmart_session_timeout IDLE ABSOLUTE; */
+static char *
+ngx_http_iamsmart_session_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_iamsmart_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->session_idle != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    mcf->session_idle = ngx_parse_time(&value[1], 1);
+    mcf->session_absolute = ngx_parse_time(&value[2], 1);
+
+    if (mcf->session_idle == (time_t) NGX_ERROR || mcf->session_idle < 1
+        || mcf->session_absolute == (time_t) NGX_ERROR
+        || mcf->session_absolute < mcf->session_idle
+        || mcf->session_absolute > IAMS_SESSION_TIMEOUT_MAX)
+    {
+        return "needs IDLE and ABSOLUTE times with 0 < IDLE <= ABSOLUTE "
+               "<= 366d";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_iamsmart_scopes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_iamsmart_main_conf_t *mcf = conf;
+
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *value;
+    ngx_uint_t   i, j;
+
+    if (mcf->scopes.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    len = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        for (j = 0; j < value[i].len; j++) {
+            if (!isalnum(value[i].data[j])
+                && ngx_strchr("_.:-", value[i].data[j]) == NULL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid scope \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        len += value[i].len + 1;
+    }
+
+    mcf->scopes.data = ngx_pnalloc(cf->pool, len);
+    if (mcf->scopes.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = mcf->scopes.data;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (i > 1) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, value[i].data, value[i].len);
+    }
+
+    mcf->scopes.len = p - mcf->scopes.data;
+
+    return NGX_CONF_OK;
+}
+
+
+/* content handler directives: cmd->post holds the handler */
+static char *
+ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_iamsmart_main_conf_t  *mcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        return "is duplicate, or the location already has a content handler";
+    }
+
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+    mcf->sessions_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_iamsmart_create_loc_conf(ngx_conf_t *cf)
 {
@@ -277,6 +713,7 @@ ngx_http_iamsmart_create_loc_conf(ngx_conf_t *cf)
     }
 
     ngx_http_iamsmart_jwt_conf_init(&conf->jwt);
+    conf->auth = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -287,6 +724,15 @@ ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_iamsmart_loc_conf_t  *prev = parent;
     ngx_http_iamsmart_loc_conf_t  *conf = child;
+
+    ngx_http_iamsmart_main_conf_t  *mcf;
+
+    ngx_conf_merge_value(conf->auth, prev->auth, 0);
+
+    if (conf->auth) {
+        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+        mcf->sessions_used = 1;
+    }
 
     return ngx_http_iamsmart_jwt_merge(cf, &prev->jwt, &conf->jwt);
 }
@@ -302,10 +748,31 @@ ngx_http_iamsmart_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_iamsmart_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_http_iamsmart_main_conf_t  *mcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+
+    if (mcf->sessions_used) {
+        if (!mcf->redis_enabled) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"iamsmart_auth\" needs \"iamsmart_redis\"");
+            return NGX_ERROR;
+        }
+
+        if (mcf->keyring == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"iamsmart_auth\" needs "
+                               "\"iamsmart_secret_file\"");
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_iamsmart_platform_check(cf, mcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {

@@ -58,14 +58,23 @@ ngx_http_iamsmart_send_json(ngx_http_request_t *r, ngx_uint_t status,
 
 
 /*
- * For phase handlers that answer by themselves: the response is sent and
- * the request finalized here, and NGX_DONE stops the phase engine.
+ * For phase handlers (access) that answer by themselves: the response is
+ * sent and the request finalized here, and NGX_DONE stops the phase engine.
  */
 ngx_int_t
 ngx_http_iamsmart_finalize_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body)
 {
-    ngx_http_finalize_request(r, ngx_http_iamsmart_send_json(r, status, body));
+    return ngx_http_iamsmart_finalize(r,
+               ngx_http_iamsmart_send_json(r, status, body));
+}
+
+
+/* Never from a content handler: the content phase finalizes by itself. */
+ngx_int_t
+ngx_http_iamsmart_finalize(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
 }

@@ -21,7 +21,38 @@ static ngx_int_t ngx_http_iamsmart_variable_jwt_error(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
+static ngx_int_t ngx_http_iamsmart_variable_session(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+#define NGX_HTTP_IAMSMART_VAR_OPENID      0
+#define NGX_HTTP_IAMSMART_VAR_ACR         1
+#define NGX_HTTP_IAMSMART_VAR_AMR         2
+#define NGX_HTTP_IAMSMART_VAR_AUTH_TIME   3
+#define NGX_HTTP_IAMSMART_VAR_HASH        4
+
+
 static ngx_http_variable_t  ngx_http_iamsmart_vars[] = {
+
+    { ngx_string("iamsmart_openid"), NULL,
+      ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_OPENID,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iamsmart_acr"), NULL,
+      ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_ACR,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iamsmart_amr"), NULL,
+      ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_AMR,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iamsmart_auth_time"), NULL,
+      ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_AUTH_TIME,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iamsmart_session_hash"), NULL,
+      ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_HASH,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("iamsmart_jwt_claim_"), NULL,
       ngx_http_iamsmart_variable_jwt_claim,
@@ -204,4 +235,93 @@ ngx_http_iamsmart_variable_jwt_error(ngx_http_request_t *r,
 
     return ngx_http_iamsmart_variable_set(r, v, ctx->jwt.error,
                                           ngx_strlen(ctx->jwt.error), 0);
+}
+
+
+/*
+ * Session facts.  $iamsmart_amr is the methods joined with spaces ("fido
+ * fr"); $iamsmart_acr is what the platform reported, or the strongest
+ * method used when it reported nothing.
+ */
+static ngx_int_t
+ngx_http_iamsmart_variable_session(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                   *p;
+    size_t                    i, len;
+    iams_session             *s;
+    ngx_http_iamsmart_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iamsmart_module);
+
+    if (ctx == NULL || ctx->session == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = ctx->session;
+
+    switch (data) {
+
+    case NGX_HTTP_IAMSMART_VAR_OPENID:
+        return ngx_http_iamsmart_variable_set(r, v, s->open_id,
+                                              ngx_strlen(s->open_id), 0);
+
+    case NGX_HTTP_IAMSMART_VAR_ACR:
+        if (s->acr[0] != '\0') {
+            return ngx_http_iamsmart_variable_set(r, v, s->acr,
+                                                  ngx_strlen(s->acr), 0);
+        }
+
+        return ngx_http_iamsmart_variable_set(r, v,
+                   iams_session_amr_time(s, "fr") ? "fr" : "fido",
+                   iams_session_amr_time(s, "fr") ? 2 : 4, 0);
+
+    case NGX_HTTP_IAMSMART_VAR_AMR:
+        len = 0;
+
+        for (i = 0; i < s->namr; i++) {
+            len += ngx_strlen(s->amr[i].method) + 1;
+        }
+
+        p = ngx_pnalloc(r->pool, len + 1);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+
+        for (i = 0; i < s->namr; i++) {
+            if (i) {
+                *p++ = ' ';
+            }
+
+            p = ngx_cpymem(p, s->amr[i].method, ngx_strlen(s->amr[i].method));
+        }
+
+        v->len = p - v->data;
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+
+        return NGX_OK;
+
+    case NGX_HTTP_IAMSMART_VAR_AUTH_TIME:
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "%L", (int64_t) s->auth_time) - p;
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+
+        return NGX_OK;
+
+    default: /* NGX_HTTP_IAMSMART_VAR_HASH */
+        return ngx_http_iamsmart_variable_set(r, v, ctx->session_hash,
+                                              IAMS_SESSION_HASH_LEN, 0);
+    }
 }
