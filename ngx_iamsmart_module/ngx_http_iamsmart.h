@@ -169,6 +169,8 @@ typedef struct {
                                                     + 1];
     iams_session                      *session;       /* pool cleanup */
 
+    unsigned                           cookies_stripped:1;
+
     ngx_uint_t                         login_state;
     ngx_str_t                          login_binding;
     char                               login_statebuf[IAMS_STATE_LEN + 1];

@@ -295,7 +295,8 @@ ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
     if (ngx_http_iamsmart_set_cookie(r, &mcf->login_cookie_name,
                                      (char *) ctx->login_binding.data,
                                      ctx->login_binding.len,
-                                     &mcf->login_cookie_attrs, NULL)
+                                     &mcf->login_cookie_attrs,
+                                     "; Max-Age=600")
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -852,6 +853,7 @@ ngx_http_iamsmart_callback_token(ngx_http_request_t *r,
     size_t              sealed_len, len, argvlen[6];
     json_t             *content;
     int64_t             ttl;
+    ngx_int_t           rc;
     iams_err            err;
     iams_token          tok;
     iams_reply          reply;
@@ -972,12 +974,12 @@ ngx_http_iamsmart_callback_token(ngx_http_request_t *r,
     argv[5] = "NX";
     argvlen[5] = 2;
 
-    st = ngx_http_iamsmart_callback_wait_redis(r, cb,
+    rc = ngx_http_iamsmart_callback_wait_redis(r, cb,
                                                NGX_HTTP_IAMSMART_CB_SESSION,
                                                6, argv, argvlen);
     free(sealed);
 
-    return st;
+    return rc;
 }
 
 

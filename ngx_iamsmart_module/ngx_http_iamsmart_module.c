@@ -250,17 +250,14 @@ ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
     ngx_http_iamsmart_ctx_t        *ctx;
+    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_iamsmart_loc_conf_t   *lcf;
     ngx_http_iamsmart_main_conf_t  *mcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_iamsmart_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module);
 
-    if (mcf->sessions_used
-        && ngx_http_iamsmart_strip_cookies(r, mcf) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     rc = NGX_DECLINED;
 
@@ -272,6 +269,16 @@ ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
     }
 
     if (lcf->auth != 1) {
+
+        /* our own handlers read our cookies; nobody else gets them */
+        if (mcf->sessions_used
+            && clcf->handler != ngx_http_iamsmart_callback_handler
+            && clcf->handler != ngx_http_iamsmart_logout_handler
+            && ngx_http_iamsmart_strip_cookies(r, mcf) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         return rc;
     }
 
@@ -281,6 +288,20 @@ ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_iamsmart_session_handler(r, mcf, ctx);
+
+    if (rc == NGX_DONE) {
+        /* answered and finalized: r may be gone */
+        return NGX_DONE;
+    }
+
+    /* the session handler took the cookie on its first call */
+    if (!ctx->cookies_stripped) {
+        ctx->cookies_stripped = 1;
+
+        if (ngx_http_iamsmart_strip_cookies(r, mcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     if (rc == NGX_DECLINED) {
         return ngx_http_iamsmart_login_required(r, mcf, ctx);
@@ -354,7 +375,7 @@ ngx_http_iamsmart_init_main_conf(ngx_conf_t *cf, void *conf)
     /* Lax whatever the session cookie says: the platform's redirect back
      * to the callback is a cross-site navigation */
     ngx_str_set(&mcf->login_cookie_attrs,
-                "; Max-Age=600; Path=/; SameSite=Lax; HttpOnly; Secure");
+                "; Path=/; SameSite=Lax; HttpOnly; Secure");
 
     if (mcf->logout_redirect.len == 0) {
         ngx_str_set(&mcf->logout_redirect, "/");
