@@ -108,7 +108,8 @@ $(NGX_BUILD)/Makefile: $(MODULE_DIR)/config $(NGX_BUILD)/sources.list
 $(MODULE): $(MODULE_SRC) $(LIB) $(NGX_BUILD)/Makefile
 	rm -f $(NGX_BUILD)/ngx_http_iamsmart_module.so
 	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
-	cp $(NGX_BUILD)/ngx_http_iamsmart_module.so $@
+	@# a new inode: a running nginx keeps its mapping of the old file
+	cp $(NGX_BUILD)/ngx_http_iamsmart_module.so $@.tmp && mv -f $@.tmp $@
 
 # ---- adapters (each folder with a Makefile builds into build/adapters/) ----
 
