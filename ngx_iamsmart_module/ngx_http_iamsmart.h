@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <hiredis/hiredis.h>
 #include <iamsmart/jose.h>
+#include <iamsmart/pairwise.h>
 #include <iamsmart/platform.h>
 #include <iamsmart/secret.h>
 #include <iamsmart/session.h>
@@ -53,8 +54,28 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_iamsmart_jwt_conf_t  jwt;
-    ngx_flag_t                    auth;
+    ngx_str_t                   name;
+    ngx_str_t                   audience;
+    ngx_str_t                   ns;            /* pairwise namespace */
+    ngx_str_t                   subject_header;
+    ngx_str_t                   assertion_header;
+    time_t                      assertion_lifetime;
+    ngx_str_t                   backend;       /* adapters' location */
+} ngx_http_iamsmart_department_t;
+
+
+typedef struct {
+    iams_jwk                   *key;           /* private; cf->pool cleanup */
+    ngx_str_t                   kid;
+    iams_alg                    alg;
+} ngx_http_iamsmart_signing_key_t;
+
+
+typedef struct {
+    ngx_http_iamsmart_jwt_conf_t     jwt;
+    ngx_flag_t                       auth;
+    ngx_str_t                        bridge_name;
+    ngx_http_iamsmart_department_t  *bridge;
 } ngx_http_iamsmart_loc_conf_t;
 
 
@@ -87,6 +108,12 @@ typedef struct {
     ngx_str_t                   redirect_uri;
     ngx_str_t                   scopes;        /* space-separated */
     ngx_str_t                   lang;
+
+    /* bridging */
+    ngx_array_t                *departments;   /* of department_t * */
+    ngx_array_t                *signing_keys;  /* of signing_key_t; [0] signs */
+    ngx_str_t                   jwks;          /* public, prebuilt JSON */
+    ngx_str_t                   issuer;
 } ngx_http_iamsmart_main_conf_t;
 
 
@@ -170,6 +197,10 @@ typedef struct {
     iams_session                      *session;       /* pool cleanup */
 
     unsigned                           cookies_stripped:1;
+
+    ngx_http_iamsmart_department_t    *department;    /* bridged to */
+    char                               sub[IAMS_PAIRWISE_SUB_LEN + 1];
+    ngx_str_t                          assertion;
 
     ngx_uint_t                         login_state;
     ngx_str_t                          login_binding;
@@ -260,6 +291,23 @@ char *ngx_http_iamsmart_platform_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_iamsmart_absolute_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* ngx_http_iamsmart_bridge.c */
+ngx_int_t ngx_http_iamsmart_bridge_handler(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_loc_conf_t *lcf,
+    ngx_http_iamsmart_ctx_t *ctx);
+void ngx_http_iamsmart_bridge_exit_process(void);
+ngx_int_t ngx_http_iamsmart_jwks_handler(ngx_http_request_t *r);
+
+/* ngx_http_iamsmart_department.c */
+char *ngx_http_iamsmart_department_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_iamsmart_department_t *ngx_http_iamsmart_find_department(
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_str_t *name);
+char *ngx_http_iamsmart_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_iamsmart_build_jwks(ngx_conf_t *cf,
+    ngx_http_iamsmart_main_conf_t *mcf);
 
 /* ngx_http_iamsmart_page.c */
 ngx_int_t ngx_http_iamsmart_send_page(ngx_http_request_t *r,

@@ -161,6 +161,41 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       0,
       (void *) ngx_http_iamsmart_logout_handler },
 
+    { ngx_string("iamsmart_department"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_department_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_signing_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_iamsmart_signing_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, issuer),
+      NULL },
+
+    { ngx_string("iamsmart_bridge"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_loc_conf_t, bridge_name),
+      NULL },
+
+    { ngx_string("iamsmart_jwks"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_jwks_handler },
+
     { ngx_string("iamsmart_jwt"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_iamsmart_jwt,
@@ -307,7 +342,11 @@ ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
         return ngx_http_iamsmart_login_required(r, mcf, ctx);
     }
 
-    return rc;
+    if (rc != NGX_OK || lcf->bridge == NULL) {
+        return rc;
+    }
+
+    return ngx_http_iamsmart_bridge_handler(r, mcf, lcf, ctx);
 }
 
 
@@ -749,6 +788,30 @@ ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_iamsmart_main_conf_t  *mcf;
 
     ngx_conf_merge_value(conf->auth, prev->auth, 0);
+    ngx_conf_merge_str_value(conf->bridge_name, prev->bridge_name, "");
+
+    if (conf->bridge_name.len && ngx_strcmp(conf->bridge_name.data, "off")) {
+        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+
+        conf->bridge = ngx_http_iamsmart_find_department(mcf,
+                                                         &conf->bridge_name);
+        if (conf->bridge == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "iamsmart_bridge: unknown department \"%V\" "
+                               "(define it with iamsmart_department)",
+                               &conf->bridge_name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (mcf->signing_keys == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "iamsmart_bridge needs iamsmart_signing_key");
+            return NGX_CONF_ERROR;
+        }
+
+        /* bridging a citizen needs the citizen's session */
+        conf->auth = 1;
+    }
 
     if (conf->auth) {
         mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
@@ -775,6 +838,14 @@ ngx_http_iamsmart_postconfiguration(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+
+    if (mcf->issuer.len == 0) {
+        ngx_str_set(&mcf->issuer, "iamsmart-gateway");
+    }
+
+    if (ngx_http_iamsmart_build_jwks(cf, mcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (mcf->sessions_used) {
         if (!mcf->redis_enabled) {
@@ -832,4 +903,5 @@ ngx_http_iamsmart_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_iamsmart_redis_exit_process();
     ngx_http_iamsmart_jwt_cache_free();
+    ngx_http_iamsmart_bridge_exit_process();
 }

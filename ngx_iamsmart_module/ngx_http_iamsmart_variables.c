@@ -30,6 +30,9 @@ static ngx_int_t ngx_http_iamsmart_variable_session(ngx_http_request_t *r,
 #define NGX_HTTP_IAMSMART_VAR_AMR         2
 #define NGX_HTTP_IAMSMART_VAR_AUTH_TIME   3
 #define NGX_HTTP_IAMSMART_VAR_HASH        4
+#define NGX_HTTP_IAMSMART_VAR_SUB         5
+#define NGX_HTTP_IAMSMART_VAR_ASSERTION   6
+#define NGX_HTTP_IAMSMART_VAR_DEPARTMENT  7
 
 
 static ngx_http_variable_t  ngx_http_iamsmart_vars[] = {
@@ -52,6 +55,18 @@ static ngx_http_variable_t  ngx_http_iamsmart_vars[] = {
 
     { ngx_string("iamsmart_session_hash"), NULL,
       ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_HASH,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iamsmart_sub"), NULL,
+      ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_SUB,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iamsmart_assertion"), NULL,
+      ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_ASSERTION,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iamsmart_department"), NULL,
+      ngx_http_iamsmart_variable_session, NGX_HTTP_IAMSMART_VAR_DEPARTMENT,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("iamsmart_jwt_claim_"), NULL,
@@ -261,7 +276,26 @@ ngx_http_iamsmart_variable_session(ngx_http_request_t *r,
 
     s = ctx->session;
 
+    if (data >= NGX_HTTP_IAMSMART_VAR_SUB && ctx->department == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
     switch (data) {
+
+    case NGX_HTTP_IAMSMART_VAR_SUB:
+        return ngx_http_iamsmart_variable_set(r, v, ctx->sub,
+                                              IAMS_PAIRWISE_SUB_LEN, 0);
+
+    case NGX_HTTP_IAMSMART_VAR_ASSERTION:
+        return ngx_http_iamsmart_variable_set(r, v,
+                                              (char *) ctx->assertion.data,
+                                              ctx->assertion.len, 0);
+
+    case NGX_HTTP_IAMSMART_VAR_DEPARTMENT:
+        return ngx_http_iamsmart_variable_set(r, v,
+                                      (char *) ctx->department->name.data,
+                                      ctx->department->name.len, 0);
 
     case NGX_HTTP_IAMSMART_VAR_OPENID:
         return ngx_http_iamsmart_variable_set(r, v, s->open_id,
