@@ -148,7 +148,13 @@ ngx_http_iamsmart_assertion(ngx_http_request_t *r,
         if (e->assertion != NULL && e->reuse_until > now
             && ngx_memcmp(e->digest, digest, sizeof(digest)) == 0)
         {
-            ctx->assertion.data = (u_char *) e->assertion;
+            /* a copy: another request may evict the entry meanwhile */
+            ctx->assertion.data = ngx_pnalloc(r->pool, e->len);
+            if (ctx->assertion.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(ctx->assertion.data, e->assertion, e->len);
             ctx->assertion.len = e->len;
             return NGX_OK;
         }

@@ -101,6 +101,11 @@ typedef struct iams_jwks  iams_jwks;   /* an ordered set of keys */
  * IAMS_JWKS_MAX_KEYS keys, two keys with the same kid, an empty set.
  * Keys with an unknown "use" or "alg" are kept but never used.
  * err->detail names the offending key (index and kid) and member.
+ * PEM: every block must be "PUBLIC KEY" (a private key or a certificate is
+ * refused, as is a BEGIN line that does not start a line); RSA-PSS-only
+ * keys (id-RSASSA-PSS) are not accepted.  Text that is neither PEM nor
+ * valid JSON gives IAMS_ERR_JSON; more than IAMS_JWK_MAX_FILE bytes,
+ * IAMS_ERR_TOO_LARGE.
  */
 iams_status iams_jwks_parse(const char *buf, size_t len, iams_jwks **out,
     iams_err *err);
@@ -121,14 +126,17 @@ void iams_jwks_free(iams_jwks *set);
 /*
  * Parses a private key for signing: a JWK with its private members (RSA with
  * d, p, q, dp, dq, qi; EC with d; OKP with d; oct with k), or a PEM private
- * key (PKCS#8 or traditional).
+ * key (PKCS#8 or traditional).  Encrypted PEM is refused (no prompt).  The
+ * private part is proven to match the public part by a sign/verify round
+ * trip.  Other members and rules as for iams_jwks_parse.
  */
 iams_status iams_jwk_parse_private(const char *buf, size_t len,
     iams_jwk **out, iams_err *err);
 iams_status iams_jwk_load_private_file(const char *path, iams_jwk **out,
     iams_err *err);
 
-/* kty EC: P-256; RSA: 3072 bits; OKP: Ed25519; kid may be NULL. */
+/* kty EC: P-256; RSA: 3072 bits; OKP: Ed25519; oct: 64 random octets
+ * (fit for HS256 to HS512); kid may be NULL. */
 iams_status iams_jwk_generate(iams_kty kty, const char *kid, iams_jwk **out,
     iams_err *err);
 
@@ -146,7 +154,8 @@ iams_status iams_jwk_check_alg(const iams_jwk *key, iams_alg alg,
     int for_sign, iams_err *err);
 
 /* The key as a JWK JSON object (new reference, caller decrefs): public
- * members only unless with_private is set; kid, alg, use and key_ops kept. */
+ * members only unless with_private is set; kid, alg, use and key_ops kept.
+ * An oct key's public form has no "k".  NULL on allocation failure. */
 json_t *iams_jwk_to_json(const iams_jwk *key, int with_private);
 
 
@@ -190,9 +199,9 @@ typedef struct {
  * Splits and decodes a compact JWS.  Enforces IAMS_JWS_MAX_TOKEN and
  * IAMS_JWS_MAX_HEADER (IAMS_ERR_TOO_LARGE), exactly three strict base64url
  * parts, a JSON-object header with a string "alg" (IAMS_ERR_MALFORMED),
- * "none" (IAMS_ERR_ALG_NONE), an alg we implement (IAMS_ERR_ALG_UNSUPPORTED),
- * "crit" (IAMS_ERR_CRIT), and a string "kid" when present.  On failure *jws
- * is left cleared.
+ * "none" in any letter case (IAMS_ERR_ALG_NONE), an alg we implement
+ * (IAMS_ERR_ALG_UNSUPPORTED), "crit" (IAMS_ERR_CRIT), and a string "kid"
+ * when present.  On failure *jws is left cleared.
  */
 iams_status iams_jws_parse(const char *token, size_t len, iams_jws *jws,
     iams_err *err);
@@ -204,7 +213,9 @@ void iams_jws_clear(iams_jws *jws);
  * (IAMS_ERR_UNKNOWN_KID when the kid matches no key), skips keys that do not
  * fit (IAMS_ERR_ALG_KEY_MISMATCH when none fits), and verifies the signature
  * (IAMS_ERR_BAD_SIGNATURE when no fitting key verifies).
- * On success *used (if not NULL) points at the key that verified.
+ * IAMS_ERR_KEY_WEAK instead of IAMS_ERR_ALG_KEY_MISMATCH when every
+ * candidate was refused only for its size; IAMS_ERR_NO_KEY when keys is
+ * NULL.  On success *used (if not NULL) points at the key that verified.
  */
 iams_status iams_jws_verify(const iams_jws *jws, const iams_jwks *keys,
     iams_alg_set allowed, const iams_jwk **used, iams_err *err);
@@ -239,7 +250,10 @@ iams_status iams_jwt_claims(const iams_jws *jws, json_t **claims,
  * exp and nbf (if present) with leeway; iat (if present) not later than
  * now + leeway; iss and aud per policy.  exp, nbf and iat must be JSON
  * numbers (IAMS_ERR_BAD_CLAIM otherwise); a missing iss or aud fails when the
- * policy asks for one.
+ * policy asks for one (IAMS_ERR_BAD_ISSUER, IAMS_ERR_BAD_AUDIENCE), one of
+ * the wrong JSON type is IAMS_ERR_BAD_CLAIM.  The token is valid while
+ * now < exp + leeway and from now + leeway >= nbf on.  claims that are not
+ * an object give IAMS_ERR_MALFORMED, a negative leeway IAMS_ERR_INTERNAL.
  */
 iams_status iams_jwt_check(const json_t *claims, const iams_jwt_policy *policy,
     time_t now, iams_err *err);
