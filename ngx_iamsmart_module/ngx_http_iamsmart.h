@@ -220,6 +220,38 @@ typedef struct {
 } ngx_http_iamsmart_platform_call_t;
 
 
+/* An encrypted platform API call with its CEK (ngx_http_iamsmart_pcall.c) */
+typedef enum {
+    NGX_HTTP_IAMSMART_PCALL_START = 0,
+    NGX_HTTP_IAMSMART_PCALL_CEK,
+    NGX_HTTP_IAMSMART_PCALL_GETKEY,
+    NGX_HTTP_IAMSMART_PCALL_CALL,
+    NGX_HTTP_IAMSMART_PCALL_DONE
+} ngx_http_iamsmart_pcall_step_e;
+
+typedef struct {
+    /* set by the caller */
+    ngx_http_iamsmart_main_conf_t      *mcf;
+    const char                         *path;       /* "/api/v1/..." */
+    ngx_str_t                           plaintext;  /* JSON; wiped after */
+    ngx_http_event_handler_pt           resume;
+
+    /* the result, once ngx_http_iamsmart_pcall() returned NGX_OK */
+    ngx_uint_t                          failure;    /* 0, 502 or 503 */
+    const char                         *error;      /* static */
+    iams_reply                          reply;
+    json_t                             *content;    /* pool cleanup */
+
+    ngx_http_iamsmart_pcall_step_e      step;
+    unsigned                            retried:1;
+    ngx_http_iamsmart_redis_wait_t      redis;
+    ngx_http_iamsmart_platform_call_t   call;
+    iams_cek                            cek;
+    char                                cek_key[128];
+    size_t                              cek_key_len;
+} ngx_http_iamsmart_pcall_t;
+
+
 /* A citizen-facing page (ngx_http_iamsmart_page.c) */
 typedef struct {
     const char                  *title_en;
@@ -276,6 +308,11 @@ ngx_int_t ngx_http_iamsmart_login_required(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx);
 ngx_int_t ngx_http_iamsmart_callback_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_iamsmart_logout_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_iamsmart_redirect(ngx_http_request_t *r, ngx_str_t *to);
+ngx_int_t ngx_http_iamsmart_wants_json(ngx_http_request_t *r);
+ngx_int_t ngx_http_iamsmart_set_cookie(ngx_http_request_t *r,
+    ngx_str_t *name, const char *value, size_t len, ngx_str_t *attrs,
+    const char *extra);
 
 /* ngx_http_iamsmart_platform.c */
 ngx_int_t ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
@@ -308,6 +345,11 @@ char *ngx_http_iamsmart_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_iamsmart_build_jwks(ngx_conf_t *cf,
     ngx_http_iamsmart_main_conf_t *mcf);
+
+/* ngx_http_iamsmart_pcall.c */
+ngx_int_t ngx_http_iamsmart_pcall(ngx_http_request_t *r,
+    ngx_http_iamsmart_pcall_t *pc);
+int64_t ngx_http_iamsmart_now_ms(void);
 
 /* ngx_http_iamsmart_page.c */
 ngx_int_t ngx_http_iamsmart_send_page(ngx_http_request_t *r,

@@ -42,8 +42,6 @@
 typedef enum {
     NGX_HTTP_IAMSMART_CB_START = 0,
     NGX_HTTP_IAMSMART_CB_STATE,
-    NGX_HTTP_IAMSMART_CB_CEK,
-    NGX_HTTP_IAMSMART_CB_GETKEY,
     NGX_HTTP_IAMSMART_CB_TOKEN,
     NGX_HTTP_IAMSMART_CB_SESSION
 } ngx_http_iamsmart_cb_step_e;
@@ -53,15 +51,11 @@ typedef struct {
     ngx_http_iamsmart_main_conf_t      *mcf;
     ngx_http_iamsmart_cb_step_e         step;
     ngx_http_iamsmart_redis_wait_t      redis;
-    ngx_http_iamsmart_platform_call_t   call;
+    ngx_http_iamsmart_pcall_t           token;
 
     iams_login_callback                 cb;
     ngx_str_t                           return_url;
-    iams_cek                            cek;
-    unsigned                            cek_retried:1;
 
-    char                                cek_key[128];
-    size_t                              cek_key_len;
     char                                session_key[IAMS_SESSION_KEY_MAX + 1];
     size_t                              session_key_len;
     char                                cookie[IAMS_SESSION_COOKIE_LEN + 1];
@@ -70,28 +64,19 @@ typedef struct {
 
 static ngx_int_t ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx);
-static ngx_int_t ngx_http_iamsmart_wants_json(ngx_http_request_t *r);
+
 static ngx_int_t ngx_http_iamsmart_state_key(ngx_http_request_t *r,
     const char *state, size_t len, ngx_str_t *key);
-static ngx_int_t ngx_http_iamsmart_set_cookie(ngx_http_request_t *r,
-    ngx_str_t *name, const char *value, size_t len, ngx_str_t *attrs,
-    const char *extra);
 static void ngx_http_iamsmart_callback_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iamsmart_callback_step(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb);
 static ngx_int_t ngx_http_iamsmart_callback_state(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb);
-static ngx_int_t ngx_http_iamsmart_callback_cek(ngx_http_request_t *r,
-    ngx_http_iamsmart_callback_t *cb);
-static ngx_int_t ngx_http_iamsmart_callback_getkey(ngx_http_request_t *r,
-    ngx_http_iamsmart_callback_t *cb);
+static ngx_int_t ngx_http_iamsmart_callback_check_state(
+    ngx_http_request_t *r, ngx_http_iamsmart_callback_t *cb);
 static ngx_int_t ngx_http_iamsmart_callback_token(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb);
 static ngx_int_t ngx_http_iamsmart_callback_session(ngx_http_request_t *r,
-    ngx_http_iamsmart_callback_t *cb);
-static ngx_int_t ngx_http_iamsmart_request_getkey(ngx_http_request_t *r,
-    ngx_http_iamsmart_callback_t *cb);
-static ngx_int_t ngx_http_iamsmart_request_token(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb);
 static ngx_int_t ngx_http_iamsmart_callback_wait_redis(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb, ngx_http_iamsmart_cb_step_e next,
@@ -321,7 +306,7 @@ ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iamsmart_wants_json(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
@@ -383,7 +368,7 @@ ngx_http_iamsmart_state_key(ngx_http_request_t *r, const char *state,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_iamsmart_set_cookie(ngx_http_request_t *r, ngx_str_t *name,
     const char *value, size_t len, ngx_str_t *attrs, const char *extra)
 {
@@ -437,7 +422,6 @@ ngx_http_iamsmart_callback_handler(ngx_http_request_t *r)
 
     cb->mcf = ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module);
     cb->redis.resume = ngx_http_iamsmart_callback_resume;
-    cb->call.resume = ngx_http_iamsmart_callback_resume;
 
     ctx = ngx_http_iamsmart_get_ctx(r);
     if (ctx == NULL) {
@@ -460,7 +444,9 @@ ngx_http_iamsmart_callback_resume(ngx_http_request_t *r)
     cb = ctx->login;
 
     /* the parent of a subrequest may be woken for other reasons */
-    if (cb->call.pending || cb->redis.waiting) {
+    if (cb->redis.waiting || cb->token.redis.waiting
+        || cb->token.call.pending)
+    {
         return;
     }
 
@@ -474,21 +460,28 @@ static ngx_int_t
 ngx_http_iamsmart_callback_step(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb)
 {
+    ngx_int_t  rc;
+
     switch (cb->step) {
 
     case NGX_HTTP_IAMSMART_CB_START:
         return ngx_http_iamsmart_callback_state(r, cb);
 
     case NGX_HTTP_IAMSMART_CB_STATE:
-        return ngx_http_iamsmart_callback_cek(r, cb);
-
-    case NGX_HTTP_IAMSMART_CB_CEK:
-        return ngx_http_iamsmart_callback_getkey(r, cb);
-
-    case NGX_HTTP_IAMSMART_CB_GETKEY:
-        return ngx_http_iamsmart_callback_getkey(r, cb);
+        return ngx_http_iamsmart_callback_check_state(r, cb);
 
     case NGX_HTTP_IAMSMART_CB_TOKEN:
+        rc = ngx_http_iamsmart_pcall(r, &cb->token);
+
+        if (rc == NGX_AGAIN) {
+            r->main->count++;
+            return NGX_DONE;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return ngx_http_iamsmart_callback_token(r, cb);
 
     default: /* NGX_HTTP_IAMSMART_CB_SESSION */
@@ -507,11 +500,9 @@ ngx_http_iamsmart_callback_wait_redis(ngx_http_request_t *r,
     rc = ngx_http_iamsmart_redis_call(r, &cb->redis, argc, argv, argvlen);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_iamsmart_login_problem(r,
-                   NGX_HTTP_SERVICE_UNAVAILABLE,
-                   "The sign-in service is temporarily unavailable. "
-                   "Please try again in a moment.",
-                   "登入服務暫時未能使用，請稍後再試。", NULL);
+        return ngx_http_iamsmart_login_failed(r, cb,
+                                              NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              IAMS_PCODE_UNKNOWN);
     }
 
     if (rc != NGX_AGAIN) {
@@ -564,17 +555,18 @@ ngx_http_iamsmart_callback_state(ngx_http_request_t *r,
 }
 
 
-/* STATE: check the state record, then look for a cached CEK */
+/* STATE: the state record must match this browser; then getToken */
 static ngx_int_t
-ngx_http_iamsmart_callback_cek(ngx_http_request_t *r,
+ngx_http_iamsmart_callback_check_state(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb)
 {
-    u_char         *p;
-    size_t          pt_len, argvlen[2];
+    char           *plain;
+    size_t          pt_len, plain_len;
     json_t         *record, *b, *u;
     iams_err        err;
+    ngx_int_t       rc;
     ngx_str_t       key, binding;
-    const char     *argv[2];
+    iams_span       code;
     iams_status     st;
     unsigned char  *pt;
 
@@ -664,154 +656,6 @@ ngx_http_iamsmart_callback_cek(ngx_http_request_t *r,
                                               cb->cb.error_pcode);
     }
 
-    p = ngx_snprintf((u_char *) cb->cek_key, sizeof(cb->cek_key) - 1,
-                     NGX_HTTP_IAMSMART_REDIS_PREFIX "cek:v1:%V",
-                     &cb->mcf->client_id);
-    cb->cek_key_len = p - (u_char *) cb->cek_key;
-
-    argv[0] = "GET";
-    argvlen[0] = 3;
-    argv[1] = cb->cek_key;
-    argvlen[1] = cb->cek_key_len;
-
-    return ngx_http_iamsmart_callback_wait_redis(r, cb,
-                                                 NGX_HTTP_IAMSMART_CB_CEK,
-                                                 2, argv, argvlen);
-}
-
-
-static int64_t
-ngx_http_iamsmart_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + tp->msec;
-}
-
-
-/*
- * CEK: the cached CEK (if fresh) goes straight to getToken.
- * GETKEY: the getKey reply is unwrapped and cached first.
- */
-static ngx_int_t
-ngx_http_iamsmart_callback_getkey(ngx_http_request_t *r,
-    ngx_http_iamsmart_callback_t *cb)
-{
-    char         *sealed, ttl[NGX_INT64_LEN + 1];
-    size_t        sealed_len, argvlen[5];
-    int64_t       now, remaining;
-    iams_err      err;
-    iams_span     key;
-    iams_reply    reply;
-    const char   *argv[5];
-
-    now = ngx_http_iamsmart_now_ms();
-    key.data = cb->cek_key;
-    key.len = cb->cek_key_len;
-
-    if (cb->step == NGX_HTTP_IAMSMART_CB_CEK) {
-
-        if (cb->redis.error != NULL) {
-            return ngx_http_iamsmart_login_failed(r, cb,
-                       NGX_HTTP_SERVICE_UNAVAILABLE, IAMS_PCODE_UNKNOWN);
-        }
-
-        if (cb->redis.type == REDIS_REPLY_STRING
-            && iams_cek_cache_decode(cb->mcf->keyring, key,
-                                     (char *) cb->redis.str.data,
-                                     cb->redis.str.len, &cb->cek, &err)
-               == IAMS_OK
-            && !iams_cek_should_refresh(&cb->cek, now))
-        {
-            return ngx_http_iamsmart_request_token(r, cb);
-        }
-
-        iams_cek_clear(&cb->cek);
-
-        return ngx_http_iamsmart_request_getkey(r, cb);
-    }
-
-    if (cb->call.status != NGX_HTTP_OK
-        || iams_cek_from_getkey_reply(cb->mcf->kek, IAMS_KEK_PAD_AUTO,
-                                      (char *) cb->call.body.data,
-                                      cb->call.body.len, now, &cb->cek,
-                                      &reply, &err)
-           != IAMS_OK
-        || reply.pcode != IAMS_PCODE_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "iamsmart: getKey failed: HTTP %ui, %s",
-                      cb->call.status,
-                      cb->call.status == NGX_HTTP_OK
-                      ? (err.status != IAMS_OK ? err.detail : reply.code)
-                      : "no reply");
-
-        return ngx_http_iamsmart_login_failed(r, cb, NGX_HTTP_BAD_GATEWAY,
-                                              IAMS_PCODE_UNKNOWN);
-    }
-
-    /* cache for the other workers and logins, sealed */
-
-    remaining = (cb->cek.fetched_at_ms + cb->cek.expires_in_ms - now) / 1000;
-
-    if (remaining > 0
-        && iams_cek_cache_encode(&cb->cek, cb->mcf->keyring, key, &sealed,
-                                 &sealed_len, &err)
-           == IAMS_OK)
-    {
-        argv[0] = "SET";
-        argvlen[0] = 3;
-        argv[1] = cb->cek_key;
-        argvlen[1] = cb->cek_key_len;
-        argv[2] = sealed;
-        argvlen[2] = sealed_len;
-        argv[3] = "EX";
-        argvlen[3] = 2;
-        argv[4] = ttl;
-        argvlen[4] = ngx_sprintf((u_char *) ttl, "%L", remaining)
-                     - (u_char *) ttl;
-
-        (void) ngx_http_iamsmart_redis_send(5, argv, argvlen);
-
-        OPENSSL_cleanse(sealed, sealed_len);
-        free(sealed);
-    }
-
-    return ngx_http_iamsmart_request_token(r, cb);
-}
-
-
-static ngx_int_t
-ngx_http_iamsmart_request_getkey(ngx_http_request_t *r,
-    ngx_http_iamsmart_callback_t *cb)
-{
-    if (ngx_http_iamsmart_platform_post(r, cb->mcf,
-                                        "/api/v1/security/getKey", "", 0,
-                                        &cb->call)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cb->step = NGX_HTTP_IAMSMART_CB_GETKEY;
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_iamsmart_request_token(ngx_http_request_t *r,
-    ngx_http_iamsmart_callback_t *cb)
-{
-    char       *plain, *body;
-    size_t      plain_len, body_len;
-    ngx_int_t   rc;
-    iams_err    err;
-    iams_span   code;
-
     code.data = cb->cb.code;
     code.len = cb->cb.code_len;
 
@@ -819,87 +663,73 @@ ngx_http_iamsmart_request_token(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = iams_envelope_seal(cb->cek.key, (unsigned char *) plain, plain_len,
-                            &body, &body_len, &err);
-    OPENSSL_cleanse(plain, plain_len);
-    free(plain);
-
-    if (rc != IAMS_OK) {
+    cb->token.plaintext.data = ngx_pnalloc(r->pool, plain_len);
+    if (cb->token.plaintext.data == NULL) {
+        OPENSSL_cleanse(plain, plain_len);
+        free(plain);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_iamsmart_platform_post(r, cb->mcf,
-                                         "/api/v1/auth/getToken", body,
-                                         body_len, &cb->call);
-    free(body);
+    ngx_memcpy(cb->token.plaintext.data, plain, plain_len);
+    cb->token.plaintext.len = plain_len;
+    OPENSSL_cleanse(plain, plain_len);
+    free(plain);
+
+    cb->token.mcf = cb->mcf;
+    cb->token.path = "/api/v1/auth/getToken";
+    cb->token.resume = ngx_http_iamsmart_callback_resume;
+    cb->step = NGX_HTTP_IAMSMART_CB_TOKEN;
+
+    rc = ngx_http_iamsmart_pcall(r, &cb->token);
+
+    if (rc == NGX_AGAIN) {
+        r->main->count++;
+        return NGX_DONE;
+    }
 
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cb->step = NGX_HTTP_IAMSMART_CB_TOKEN;
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_iamsmart_callback_token(r, cb);
 }
 
 
-/* TOKEN: the getToken reply; success creates the session */
+/* TOKEN: the getToken answer; success creates the session */
 static ngx_int_t
 ngx_http_iamsmart_callback_token(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb)
 {
     char               *sealed, ttl_buf[NGX_INT64_LEN + 1];
     size_t              sealed_len, len, argvlen[6];
-    json_t             *content;
     int64_t             ttl;
     ngx_int_t           rc;
     iams_err            err;
     iams_token          tok;
-    iams_reply          reply;
     iams_status         st;
     const char         *argv[6];
     iams_session       *s;
     iams_session_id     id;
     iams_session_init   init;
 
-    content = NULL;
-
-    if (cb->call.status != NGX_HTTP_OK
-        || iams_envelope_open_reply(cb->cek.key, (char *) cb->call.body.data,
-                                    cb->call.body.len, &reply, &content, &err)
-           != IAMS_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "iamsmart: getToken failed: HTTP %ui%s%s",
-                      cb->call.status,
-                      cb->call.status == NGX_HTTP_OK ? ", " : "",
-                      cb->call.status == NGX_HTTP_OK ? err.detail : "");
-
-        return ngx_http_iamsmart_login_failed(r, cb, NGX_HTTP_BAD_GATEWAY,
+    if (cb->token.failure) {
+        return ngx_http_iamsmart_login_failed(r, cb, cb->token.failure,
                                               IAMS_PCODE_UNKNOWN);
     }
 
-    if (reply.pcode != IAMS_PCODE_OK) {
+    if (cb->token.reply.pcode != IAMS_PCODE_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "iamsmart: getToken answered %s (%s), txID %s",
-                      reply.code, iams_pcode_name(reply.pcode), reply.tx_id);
-
-        if (iams_pcode_action(reply.pcode) == IAMS_PACTION_REFRESH_CEK
-            && !cb->cek_retried)
-        {
-            cb->cek_retried = 1;
-            iams_cek_clear(&cb->cek);
-            return ngx_http_iamsmart_request_getkey(r, cb);
-        }
+                      cb->token.reply.code,
+                      iams_pcode_name(cb->token.reply.pcode),
+                      cb->token.reply.tx_id);
 
         return ngx_http_iamsmart_login_failed(r, cb, NGX_HTTP_OK,
-                                              reply.pcode);
+                                              cb->token.reply.pcode);
     }
 
-    st = iams_token_parse(content, ngx_http_iamsmart_now_ms(), &tok, &err);
-    json_decref(content);
-    iams_cek_clear(&cb->cek);
+    st = iams_token_parse(cb->token.content, ngx_http_iamsmart_now_ms(),
+                          &tok, &err);
 
     if (st != IAMS_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -988,9 +818,8 @@ static ngx_int_t
 ngx_http_iamsmart_callback_session(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb)
 {
-    char              hash[IAMS_SESSION_HASH_LEN + 1];
-    ngx_int_t         rc;
-    ngx_table_elt_t  *location;
+    char       hash[IAMS_SESSION_HASH_LEN + 1];
+    ngx_int_t  rc;
 
     if (cb->redis.error != NULL || cb->redis.type != REDIS_REPLY_STATUS) {
         OPENSSL_cleanse(cb->cookie, sizeof(cb->cookie));
@@ -1017,20 +846,7 @@ ngx_http_iamsmart_callback_session(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    location = ngx_list_push(&r->headers_out.headers);
-    if (location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    location->hash = 1;
-    ngx_str_set(&location->key, "Location");
-    location->value = cb->return_url;
-#if (nginx_version >= 1023000)
-    location->next = NULL;
-#endif
-    r->headers_out.location = location;
-
-    return NGX_HTTP_MOVED_TEMPORARILY;
+    return ngx_http_iamsmart_redirect(r, &cb->return_url);
 }
 
 
@@ -1038,8 +854,6 @@ static ngx_int_t
 ngx_http_iamsmart_login_failed(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb, ngx_uint_t status, iams_pcode pcode)
 {
-    iams_cek_clear(&cb->cek);
-
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
         return ngx_http_iamsmart_login_problem(r, status,
                    "The sign-in service is temporarily unavailable. "
@@ -1076,6 +890,31 @@ ngx_http_iamsmart_login_problem(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     return ngx_http_iamsmart_send_page(r, status, &page);
+}
+
+
+/* 302 to a same-origin path, from a content handler */
+ngx_int_t
+ngx_http_iamsmart_redirect(ngx_http_request_t *r, ngx_str_t *to)
+{
+    ngx_table_elt_t  *location;
+
+    ngx_http_clear_location(r);
+
+    location = ngx_list_push(&r->headers_out.headers);
+    if (location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    location->hash = 1;
+    ngx_str_set(&location->key, "Location");
+    location->value = *to;
+#if (nginx_version >= 1023000)
+    location->next = NULL;
+#endif
+    r->headers_out.location = location;
+
+    return NGX_HTTP_MOVED_TEMPORARILY;
 }
 
 
@@ -1177,7 +1016,6 @@ ngx_http_iamsmart_logout_resume(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_iamsmart_logout_done(ngx_http_request_t *r)
 {
-    ngx_table_elt_t                *location;
     ngx_http_iamsmart_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module);
@@ -1189,18 +1027,5 @@ ngx_http_iamsmart_logout_done(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    location = ngx_list_push(&r->headers_out.headers);
-    if (location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    location->hash = 1;
-    ngx_str_set(&location->key, "Location");
-    location->value = mcf->logout_redirect;
-#if (nginx_version >= 1023000)
-    location->next = NULL;
-#endif
-    r->headers_out.location = location;
-
-    return NGX_HTTP_MOVED_TEMPORARILY;
+    return ngx_http_iamsmart_redirect(r, &mcf->logout_redirect);
 }
