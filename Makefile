@@ -97,17 +97,23 @@ $(NGX_BUILD)/sources.list: FORCE
 	@ls $(MODULE_DIR)/*.c $(MODULE_DIR)/*.h > $@.new; \
 	    cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 
+# flock: two builds sharing build/ must not run configure's probes at once
 $(NGX_BUILD)/Makefile: $(MODULE_DIR)/config $(NGX_BUILD)/sources.list
-	cd $(NGX_SRC) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	@mkdir -p $(NGX_BUILD)
+	flock $(NGX_BUILD)/.lock bash -c 'cd $(NGX_SRC) && . ./conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --with-compat --add-dynamic-module=$(abspath $(MODULE_DIR)) \
 	    --builddir=$(NGX_BUILD) \
-	    --with-cc-opt='-O2 -g -fPIC -fstack-protector-strong -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers -I$(abspath core/include)' \
-	    > $(NGX_BUILD)/configure.log 2>&1 \
-	    || { tail -20 $(NGX_BUILD)/configure.log; exit 1; }
+	    --with-cc-opt="-O2 -g -fPIC -fstack-protector-strong -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers -I$(abspath core/include)" \
+	    > $(NGX_BUILD)/configure.log 2>&1' \
+	    || { tail -20 $(NGX_BUILD)/configure.log; rm -f $@; exit 1; }
+	@grep -q VARIADIC_MACROS $(NGX_BUILD)/ngx_auto_config.h \
+	    || { echo "nginx configure probes failed, see $(NGX_BUILD)/autoconf.err"; \
+	         rm -f $@; exit 1; }
 
 $(MODULE): $(MODULE_SRC) $(LIB) $(NGX_BUILD)/Makefile
-	rm -f $(NGX_BUILD)/ngx_http_iamsmart_module.so
-	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
+	flock $(NGX_BUILD)/.lock bash -c 'rm -f $(NGX_BUILD)/ngx_http_iamsmart_module.so \
+	    && $(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules'
 	@# a new inode: a running nginx keeps its mapping of the old file
 	cp $(NGX_BUILD)/ngx_http_iamsmart_module.so $@.tmp && mv -f $@.tmp $@
 

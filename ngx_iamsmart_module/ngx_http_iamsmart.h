@@ -76,6 +76,8 @@ typedef struct {
     ngx_flag_t                       auth;
     ngx_str_t                        bridge_name;
     ngx_http_iamsmart_department_t  *bridge;
+    time_t                           require_fr;    /* seconds; unset: -1 */
+    ngx_flag_t                       own_handler;   /* reads our cookies */
 } ngx_http_iamsmart_loc_conf_t;
 
 
@@ -114,6 +116,10 @@ typedef struct {
     ngx_array_t                *signing_keys;  /* of signing_key_t; [0] signs */
     ngx_str_t                   jwks;          /* public, prebuilt JSON */
     ngx_str_t                   issuer;
+
+    /* step-up */
+    ngx_str_t                   stepup_uri;    /* registered redirect URI */
+    ngx_flag_t                  callback_signature;
 } ngx_http_iamsmart_main_conf_t;
 
 
@@ -205,7 +211,8 @@ typedef struct {
     ngx_uint_t                         login_state;
     ngx_str_t                          login_binding;
     char                               login_statebuf[IAMS_STATE_LEN + 1];
-    void                              *login;         /* the callback's */
+    void                              *login;         /* content handler's */
+    void                              *stepup;        /* _stepup.c state */
 } ngx_http_iamsmart_ctx_t;
 
 
@@ -345,6 +352,14 @@ char *ngx_http_iamsmart_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_iamsmart_build_jwks(ngx_conf_t *cf,
     ngx_http_iamsmart_main_conf_t *mcf);
+
+/* ngx_http_iamsmart_stepup.c */
+ngx_int_t ngx_http_iamsmart_stepup_handler(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_loc_conf_t *lcf,
+    ngx_http_iamsmart_ctx_t *ctx);
+ngx_int_t ngx_http_iamsmart_stepup_callback_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_iamsmart_same_origin_path(ngx_http_request_t *r,
+    ngx_str_t *url, ngx_str_t *path);
 
 /* ngx_http_iamsmart_pcall.c */
 ngx_int_t ngx_http_iamsmart_pcall(ngx_http_request_t *r,

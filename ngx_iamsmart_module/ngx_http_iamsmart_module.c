@@ -196,6 +196,34 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       0,
       (void *) ngx_http_iamsmart_jwks_handler },
 
+    { ngx_string("iamsmart_require_fr"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_loc_conf_t, require_fr),
+      NULL },
+
+    { ngx_string("iamsmart_stepup_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_absolute_url,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, stepup_uri),
+      NULL },
+
+    { ngx_string("iamsmart_stepup_callback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_stepup_callback_handler },
+
+    { ngx_string("iamsmart_callback_signature"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_main_conf_t, callback_signature),
+      NULL },
+
     { ngx_string("iamsmart_jwt"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_iamsmart_jwt,
@@ -285,14 +313,11 @@ ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
     ngx_http_iamsmart_ctx_t        *ctx;
-    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_iamsmart_loc_conf_t   *lcf;
     ngx_http_iamsmart_main_conf_t  *mcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_iamsmart_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module);
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     rc = NGX_DECLINED;
 
@@ -306,9 +331,7 @@ ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
     if (lcf->auth != 1) {
 
         /* our own handlers read our cookies; nobody else gets them */
-        if (mcf->sessions_used
-            && clcf->handler != ngx_http_iamsmart_callback_handler
-            && clcf->handler != ngx_http_iamsmart_logout_handler
+        if (mcf->sessions_used && !lcf->own_handler
             && ngx_http_iamsmart_strip_cookies(r, mcf) != NGX_OK)
         {
             return NGX_ERROR;
@@ -342,8 +365,19 @@ ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
         return ngx_http_iamsmart_login_required(r, mcf, ctx);
     }
 
-    if (rc != NGX_OK || lcf->bridge == NULL) {
+    if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (lcf->require_fr) {
+        rc = ngx_http_iamsmart_stepup_handler(r, mcf, lcf, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (lcf->bridge == NULL) {
+        return NGX_OK;
     }
 
     return ngx_http_iamsmart_bridge_handler(r, mcf, lcf, ctx);
@@ -383,6 +417,7 @@ ngx_http_iamsmart_create_main_conf(ngx_conf_t *cf)
 
     mcf->redis_enabled = NGX_CONF_UNSET;
     mcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->callback_signature = NGX_CONF_UNSET;
     mcf->session_idle = NGX_CONF_UNSET;
     mcf->session_absolute = NGX_CONF_UNSET;
 
@@ -398,6 +433,7 @@ ngx_http_iamsmart_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_str_t  name = ngx_string("iamsmart_session");
 
     ngx_conf_init_value(mcf->redis_enabled, 0);
+    ngx_conf_init_value(mcf->callback_signature, 1);
     ngx_conf_init_msec_value(mcf->redis_timeout, 500);
     ngx_conf_init_value(mcf->session_idle, 1800);
     ngx_conf_init_value(mcf->session_absolute, 8 * 3600);
@@ -754,6 +790,7 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = (ngx_http_handler_pt) cmd->post;
+    ((ngx_http_iamsmart_loc_conf_t *) conf)->own_handler = 1;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
     mcf->sessions_used = 1;
@@ -774,6 +811,7 @@ ngx_http_iamsmart_create_loc_conf(ngx_conf_t *cf)
 
     ngx_http_iamsmart_jwt_conf_init(&conf->jwt);
     conf->auth = NGX_CONF_UNSET;
+    conf->require_fr = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -810,6 +848,21 @@ ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
 
         /* bridging a citizen needs the citizen's session */
+        conf->auth = 1;
+    }
+
+    ngx_conf_merge_sec_value(conf->require_fr, prev->require_fr, 0);
+
+    if (conf->require_fr) {
+        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+
+        if (mcf->stepup_uri.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "iamsmart_require_fr needs "
+                               "iamsmart_stepup_uri");
+            return NGX_CONF_ERROR;
+        }
+
         conf->auth = 1;
     }
 
