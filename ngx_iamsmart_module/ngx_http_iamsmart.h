@@ -34,12 +34,20 @@
 
 
 typedef struct {
+    ngx_str_t                   uri;
+    ngx_uint_t                  index;        /* slot in the shared zone */
+} ngx_http_iamsmart_key_source_t;
+
+
+typedef struct {
     ngx_uint_t                  mode;         /* NGX_HTTP_IAMSMART_JWT_* */
     ngx_http_complex_value_t   *realm;
     ngx_http_complex_value_t   *token;        /* NULL: Authorization */
 
     iams_jwks                  *keys;         /* owned by a cf->pool cleanup */
     ngx_flag_t                  keys_set;     /* keys came from this level */
+    ngx_http_iamsmart_key_source_t  *key_source;  /* or keys by subrequest */
+    time_t                      key_cache;
 
     ngx_str_t                   issuer;       /* NUL-terminated, or empty */
     ngx_array_t                *audiences;    /* of char *, NUL-terminated */
@@ -117,6 +125,10 @@ typedef struct {
     ngx_str_t                   jwks;          /* public, prebuilt JSON */
     ngx_str_t                   issuer;
 
+    /* JWT keys by subrequest */
+    ngx_array_t                *key_sources;   /* of key_source_t * */
+    ngx_shm_zone_t             *key_zone;
+
     /* step-up */
     ngx_str_t                   stepup_uri;    /* registered redirect URI */
     ngx_flag_t                  callback_signature;
@@ -173,11 +185,23 @@ ngx_int_t ngx_http_iamsmart_redis_send(int argc, const char **argv,
     const size_t *argvlen);
 
 
+/* A platform API call (ngx_http_iamsmart_platform.c) */
+typedef struct {
+    unsigned                     pending:1;
+    unsigned                     done:1;
+    ngx_uint_t                   status;     /* HTTP status, 502 if none */
+    ngx_str_t                    body;       /* in the parent's pool */
+
+    ngx_http_event_handler_pt    resume;     /* kept across calls */
+} ngx_http_iamsmart_platform_call_t;
+
+
 /* Result of JWT validation, kept for variables and logging. */
 typedef struct {
     json_t                     *header;       /* referenced; pool cleanup */
     json_t                     *claims;       /* referenced; pool cleanup */
     const char                 *error;        /* static reason, or NULL */
+    unsigned                    done:1;       /* passed */
 } ngx_http_iamsmart_jwt_result_t;
 
 
@@ -192,6 +216,9 @@ typedef struct {
     ngx_http_iamsmart_jwt_result_t     jwt;
 
     ngx_http_iamsmart_redis_wait_t     redis;
+
+    ngx_http_iamsmart_platform_call_t  key_fetch;     /* JWKS subrequest */
+    unsigned                           key_fetched:1; /* once per request */
 
     ngx_http_iamsmart_session_state_e  session_state;
     iams_session_id                    session_id;    /* cleansed after use */
@@ -216,15 +243,6 @@ typedef struct {
 } ngx_http_iamsmart_ctx_t;
 
 
-/* A platform API call (ngx_http_iamsmart_platform.c) */
-typedef struct {
-    unsigned                     pending:1;
-    unsigned                     done:1;
-    ngx_uint_t                   status;     /* HTTP status, 502 if none */
-    ngx_str_t                    body;       /* in the parent's pool */
-
-    ngx_http_event_handler_pt    resume;     /* kept across calls */
-} ngx_http_iamsmart_platform_call_t;
 
 
 /* An encrypted platform API call with its CEK (ngx_http_iamsmart_pcall.c) */
@@ -325,6 +343,9 @@ ngx_int_t ngx_http_iamsmart_set_cookie(ngx_http_request_t *r,
 ngx_int_t ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, const char *path, const char *body,
     size_t body_len, ngx_http_iamsmart_platform_call_t *call);
+ngx_int_t ngx_http_iamsmart_fetch(ngx_http_request_t *r, ngx_str_t *uri,
+    const char *body, size_t body_len, iams_header *headers,
+    size_t nheaders, ngx_http_iamsmart_platform_call_t *call);
 ngx_int_t ngx_http_iamsmart_platform_check(ngx_conf_t *cf,
     ngx_http_iamsmart_main_conf_t *mcf);
 char *ngx_http_iamsmart_kek_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -370,11 +391,31 @@ int64_t ngx_http_iamsmart_now_ms(void);
 ngx_int_t ngx_http_iamsmart_send_page(ngx_http_request_t *r,
     ngx_uint_t status, const ngx_http_iamsmart_page_t *page);
 
-/* ngx_http_iamsmart_jwt_cache.c: per-worker cache of verified tokens */
+/* ngx_http_iamsmart_key_source.c */
+char *ngx_http_iamsmart_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_iamsmart_key_source_keys(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src,
+    ngx_http_iamsmart_ctx_t *ctx, const iams_jwks **keys, uint64_t *version);
+ngx_int_t ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src,
+    ngx_http_iamsmart_ctx_t *ctx);
+void ngx_http_iamsmart_key_source_exit_process(void);
+
+/* ngx_http_iamsmart_jwt_cache.c: per-worker cache of verified tokens;
+ * scope: the key set and its version, with the allowed algorithms */
+typedef struct {
+    const iams_jwks            *keys;
+    uint64_t                    version;
+    iams_alg_set                algorithms;
+} ngx_http_iamsmart_jwt_scope_t;
+
 ngx_int_t ngx_http_iamsmart_jwt_cache_lookup(const u_char *digest,
-    ngx_http_iamsmart_jwt_conf_t *jcf, ngx_http_iamsmart_jwt_result_t *res);
+    const ngx_http_iamsmart_jwt_scope_t *scope,
+    ngx_http_iamsmart_jwt_result_t *res);
 void ngx_http_iamsmart_jwt_cache_store(const u_char *digest,
-    ngx_http_iamsmart_jwt_conf_t *jcf, json_t *header, json_t *claims);
+    const ngx_http_iamsmart_jwt_scope_t *scope, json_t *header,
+    json_t *claims);
 void ngx_http_iamsmart_jwt_cache_free(void);
 
 /* ngx_http_iamsmart_variables.c */

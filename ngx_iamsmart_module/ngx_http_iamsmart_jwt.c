@@ -22,8 +22,8 @@
 static ngx_int_t ngx_http_iamsmart_jwt_token(ngx_http_request_t *r,
     ngx_http_iamsmart_jwt_conf_t *jcf, ngx_str_t *token);
 static iams_status ngx_http_iamsmart_jwt_verify(ngx_http_request_t *r,
-    ngx_http_iamsmart_jwt_conf_t *jcf, ngx_str_t *token, u_char *digest,
-    ngx_http_iamsmart_jwt_result_t *res, iams_err *err);
+    const ngx_http_iamsmart_jwt_scope_t *scope, ngx_str_t *token,
+    u_char *digest, ngx_http_iamsmart_jwt_result_t *res, iams_err *err);
 static ngx_int_t ngx_http_iamsmart_jwt_requirements_met(ngx_http_request_t *r,
     ngx_http_iamsmart_jwt_conf_t *jcf);
 static ngx_int_t ngx_http_iamsmart_jwt_reject(ngx_http_request_t *r,
@@ -37,13 +37,15 @@ ngx_int_t
 ngx_http_iamsmart_jwt_handler(ngx_http_request_t *r,
     ngx_http_iamsmart_loc_conf_t *lcf)
 {
-    u_char                         digest[NGX_HTTP_IAMSMART_DIGEST_LEN];
-    ngx_int_t                      rc;
-    ngx_str_t                      token;
-    iams_err                       err;
-    iams_status                    st;
-    ngx_http_iamsmart_ctx_t       *ctx;
-    ngx_http_iamsmart_jwt_conf_t  *jcf;
+    u_char                          digest[NGX_HTTP_IAMSMART_DIGEST_LEN];
+    ngx_int_t                       rc;
+    ngx_str_t                       token;
+    iams_err                        err;
+    iams_status                     st;
+    ngx_http_iamsmart_ctx_t        *ctx;
+    ngx_http_iamsmart_jwt_conf_t   *jcf;
+    ngx_http_iamsmart_main_conf_t  *mcf;
+    ngx_http_iamsmart_jwt_scope_t   scope;
 
     jcf = &lcf->jwt;
 
@@ -51,6 +53,15 @@ ngx_http_iamsmart_jwt_handler(ngx_http_request_t *r,
     if (ctx == NULL) {
         return NGX_ERROR;
     }
+
+    /* the phases run again after every wait of a later check */
+    if (ctx->jwt.done) {
+        return NGX_OK;
+    }
+
+    scope.keys = jcf->keys;
+    scope.version = 0;
+    scope.algorithms = jcf->algorithms;
 
     rc = ngx_http_iamsmart_jwt_token(r, jcf, &token);
 
@@ -66,10 +77,28 @@ ngx_http_iamsmart_jwt_handler(ngx_http_request_t *r,
                                             NULL, NULL);
     }
 
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module);
+
+    if (jcf->key_source != NULL) {
+        rc = ngx_http_iamsmart_key_source_keys(r, mcf, jcf->key_source, ctx,
+                                               &scope.keys, &scope.version);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     err.status = IAMS_OK;
     err.detail[0] = '\0';
 
-    st = ngx_http_iamsmart_jwt_verify(r, jcf, &token, digest, &ctx->jwt, &err);
+    st = ngx_http_iamsmart_jwt_verify(r, &scope, &token, digest, &ctx->jwt,
+                                      &err);
+
+    if (st == IAMS_ERR_UNKNOWN_KID && jcf->key_source != NULL) {
+        rc = ngx_http_iamsmart_key_source_force(r, mcf, jcf->key_source, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
     if (st == IAMS_OK) {
         st = iams_jwt_check(ctx->jwt.claims, &jcf->policy, ngx_time(), &err);
@@ -109,6 +138,8 @@ ngx_http_iamsmart_jwt_handler(ngx_http_request_t *r,
         return ngx_http_iamsmart_jwt_reject(r, jcf, NGX_HTTP_UNAUTHORIZED,
                                             "invalid_token", ctx->jwt.error);
     }
+
+    ctx->jwt.done = 1;
 
     return NGX_OK;
 }
@@ -167,8 +198,8 @@ ngx_http_iamsmart_jwt_token(ngx_http_request_t *r,
 
 static iams_status
 ngx_http_iamsmart_jwt_verify(ngx_http_request_t *r,
-    ngx_http_iamsmart_jwt_conf_t *jcf, ngx_str_t *token, u_char *digest,
-    ngx_http_iamsmart_jwt_result_t *res, iams_err *err)
+    const ngx_http_iamsmart_jwt_scope_t *scope, ngx_str_t *token,
+    u_char *digest, ngx_http_iamsmart_jwt_result_t *res, iams_err *err)
 {
     json_t       *claims;
     iams_jws      jws;
@@ -186,14 +217,15 @@ ngx_http_iamsmart_jwt_verify(ngx_http_request_t *r,
         return iams_err_set(err, IAMS_ERR_INTERNAL, "SHA-256 failed");
     }
 
-    if (ngx_http_iamsmart_jwt_cache_lookup(digest, jcf, res) != NGX_OK) {
+    if (ngx_http_iamsmart_jwt_cache_lookup(digest, scope, res) != NGX_OK) {
 
         st = iams_jws_parse((const char *) token->data, token->len, &jws, err);
         if (st != IAMS_OK) {
             return st;
         }
 
-        st = iams_jws_verify(&jws, jcf->keys, jcf->algorithms, NULL, err);
+        st = iams_jws_verify(&jws, scope->keys, scope->algorithms, NULL,
+                             err);
 
         if (st == IAMS_OK) {
             st = iams_jwt_claims(&jws, &claims, err);
@@ -208,7 +240,7 @@ ngx_http_iamsmart_jwt_verify(ngx_http_request_t *r,
         res->claims = claims;
         iams_jws_clear(&jws);
 
-        ngx_http_iamsmart_jwt_cache_store(digest, jcf, res->header,
+        ngx_http_iamsmart_jwt_cache_store(digest, scope, res->header,
                                           res->claims);
     }
 
@@ -370,6 +402,7 @@ ngx_http_iamsmart_jwt_conf_init(ngx_http_iamsmart_jwt_conf_t *jcf)
 
     jcf->keys_set = NGX_CONF_UNSET;
     jcf->leeway = NGX_CONF_UNSET;
+    jcf->key_cache = NGX_CONF_UNSET;
 }
 
 
@@ -387,6 +420,12 @@ ngx_http_iamsmart_jwt_merge(ngx_conf_t *cf, ngx_http_iamsmart_jwt_conf_t *prev,
         conf->keys = prev->keys;
         conf->keys_set = 0;
     }
+
+    if (conf->key_source == NULL) {
+        conf->key_source = prev->key_source;
+    }
+
+    ngx_conf_merge_sec_value(conf->key_cache, prev->key_cache, 600);
 
     ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
@@ -412,10 +451,13 @@ ngx_http_iamsmart_jwt_merge(ngx_conf_t *cf, ngx_http_iamsmart_jwt_conf_t *prev,
     conf->policy.naudiences = conf->audiences ? conf->audiences->nelts : 0;
     conf->policy.leeway = conf->leeway;
 
-    if (conf->mode == NGX_HTTP_IAMSMART_JWT_ON && conf->keys == NULL) {
+    if (conf->mode == NGX_HTTP_IAMSMART_JWT_ON
+        && (conf->keys == NULL) == (conf->key_source == NULL))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"iamsmart_jwt\" is on but no "
-                           "\"iamsmart_jwt_key_file\" is set for it");
+                           "\"iamsmart_jwt\" needs keys from either "
+                           "\"iamsmart_jwt_key_file\" or "
+                           "\"iamsmart_jwt_key_request\" (one of them)");
         return NGX_CONF_ERROR;
     }
 

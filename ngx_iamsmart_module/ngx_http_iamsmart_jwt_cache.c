@@ -5,9 +5,10 @@
  * Per-worker cache of verified tokens, so that a client repeating one token
  * does not pay for a signature check on every request.
  *
- * The key is the SHA-256 of the token plus the key set and algorithm list it
- * was verified under: a token verified in one location never counts as
- * verified in a location with other keys.  Only signature verification is
+ * The key is the SHA-256 of the token plus the key set (and its version,
+ * for keys fetched by subrequest) and algorithm list it was verified under:
+ * a token verified in one location never counts as verified in a location
+ * with other keys.  Only signature verification is
  * cached; the caller still checks exp/nbf/iss/aud on every request.  The
  * table is direct-mapped with a fixed number of slots (a collision evicts),
  * so memory is bounded whatever clients send.  Entries expire with the token
@@ -25,12 +26,11 @@
 
 
 typedef struct {
-    u_char         digest[32];
-    const void    *keys;
-    iams_alg_set   algorithms;
-    time_t         expires;
-    json_t        *header;
-    json_t        *claims;
+    u_char                          digest[32];
+    ngx_http_iamsmart_jwt_scope_t   scope;
+    time_t                          expires;
+    json_t                         *header;
+    json_t                         *claims;
 } ngx_http_iamsmart_jwt_cache_entry_t;
 
 
@@ -69,14 +69,17 @@ ngx_http_iamsmart_jwt_cache_evict(ngx_http_iamsmart_jwt_cache_entry_t *e)
 
 ngx_int_t
 ngx_http_iamsmart_jwt_cache_lookup(const u_char *digest,
-    ngx_http_iamsmart_jwt_conf_t *jcf, ngx_http_iamsmart_jwt_result_t *res)
+    const ngx_http_iamsmart_jwt_scope_t *scope,
+    ngx_http_iamsmart_jwt_result_t *res)
 {
     ngx_http_iamsmart_jwt_cache_entry_t  *e;
 
     e = ngx_http_iamsmart_jwt_cache_slot(digest);
 
     if (e == NULL || e->header == NULL
-        || e->keys != jcf->keys || e->algorithms != jcf->algorithms
+        || e->scope.keys != scope->keys
+        || e->scope.version != scope->version
+        || e->scope.algorithms != scope->algorithms
         || ngx_memcmp(e->digest, digest, sizeof(e->digest)) != 0)
     {
         return NGX_DECLINED;
@@ -96,7 +99,8 @@ ngx_http_iamsmart_jwt_cache_lookup(const u_char *digest,
 
 void
 ngx_http_iamsmart_jwt_cache_store(const u_char *digest,
-    ngx_http_iamsmart_jwt_conf_t *jcf, json_t *header, json_t *claims)
+    const ngx_http_iamsmart_jwt_scope_t *scope, json_t *header,
+    json_t *claims)
 {
     time_t                                now, expires;
     json_t                               *exp;
@@ -127,8 +131,7 @@ ngx_http_iamsmart_jwt_cache_store(const u_char *digest,
     }
 
     ngx_memcpy(e->digest, digest, sizeof(e->digest));
-    e->keys = jcf->keys;
-    e->algorithms = jcf->algorithms;
+    e->scope = *scope;
     e->expires = expires;
     e->header = json_incref(header);
     e->claims = json_incref(claims);

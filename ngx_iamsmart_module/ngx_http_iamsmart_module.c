@@ -238,6 +238,20 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       0,
       NULL },
 
+    { ngx_string("iamsmart_jwt_key_request"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_jwt_key_request,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_jwt_key_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_iamsmart_loc_conf_t, jwt.key_cache),
+      NULL },
+
     { ngx_string("iamsmart_jwt_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -957,4 +971,5 @@ ngx_http_iamsmart_exit_process(ngx_cycle_t *cycle)
     ngx_http_iamsmart_redis_exit_process();
     ngx_http_iamsmart_jwt_cache_free();
     ngx_http_iamsmart_bridge_exit_process();
+    ngx_http_iamsmart_key_source_exit_process();
 }

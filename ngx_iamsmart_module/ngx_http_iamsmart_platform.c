@@ -33,21 +33,15 @@ ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, const char *path, const char *body,
     size_t body_len, ngx_http_iamsmart_platform_call_t *call)
 {
-    size_t                        i;
-    u_char                       *p;
-    uint64_t                      now;
-    iams_err                      err;
-    iams_span                     client_id, nonce_span;
-    ngx_buf_t                    *b;
-    ngx_str_t                     uri;
-    ngx_chain_t                  *cl;
-    iams_header                   headers[IAMS_SIGNED_HEADERS];
-    struct timeval                tv;
-    ngx_http_request_t           *sr;
-    iams_signed_request           signed_req;
-    ngx_http_request_body_t      *rb;
-    ngx_http_post_subrequest_t   *ps;
-    char                          nonce[IAMS_NONCE_LEN + 1];
+    u_char               *p;
+    uint64_t              now;
+    iams_err              err;
+    iams_span             client_id, nonce_span;
+    ngx_str_t             uri;
+    iams_header           headers[IAMS_SIGNED_HEADERS];
+    struct timeval        tv;
+    iams_signed_request   signed_req;
+    char                  nonce[IAMS_NONCE_LEN + 1];
 
     ngx_gettimeofday(&tv);
     now = (uint64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
@@ -85,6 +79,29 @@ ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
     p = ngx_cpymem(uri.data, mcf->platform_api.data, mcf->platform_api.len);
     ngx_memcpy(p, path, ngx_strlen(path));
 
+    iams_signed_request_headers(&signed_req, client_id, headers);
+
+    return ngx_http_iamsmart_fetch(r, &uri, body, body_len, headers,
+                                   IAMS_SIGNED_HEADERS, call);
+}
+
+
+/*
+ * An in-memory subrequest carrying only the headers given (never the
+ * citizen's), a POST when body is not NULL, else a GET.
+ */
+ngx_int_t
+ngx_http_iamsmart_fetch(ngx_http_request_t *r, ngx_str_t *uri,
+    const char *body, size_t body_len, iams_header *headers,
+    size_t nheaders, ngx_http_iamsmart_platform_call_t *call)
+{
+    size_t                        i;
+    ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
+    ngx_http_request_t           *sr;
+    ngx_http_request_body_t      *rb;
+    ngx_http_post_subrequest_t   *ps;
+
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
     if (ps == NULL) {
         return NGX_ERROR;
@@ -94,7 +111,7 @@ ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
     ps->handler = ngx_http_iamsmart_platform_done;
     ps->data = call;
 
-    if (ngx_http_subrequest(r, &uri, NULL, &sr, ps,
+    if (ngx_http_subrequest(r, uri, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_IN_MEMORY
                             |NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
@@ -102,32 +119,19 @@ ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    sr->method = NGX_HTTP_POST;
-    ngx_str_set(&sr->method_name, "POST");
-
-    /* only our headers go to the platform, never the citizen's */
-
     ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
 
     if (ngx_list_init(&sr->headers_in.headers, r->pool, 8,
                       sizeof(ngx_table_elt_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&sr->headers_in.cookies, r->pool, 1,
+                          sizeof(ngx_table_elt_t *))
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if (ngx_array_init(&sr->headers_in.cookies, r->pool, 1,
-                       sizeof(ngx_table_elt_t *))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    sr->headers_in.content_length_n = body_len;
-
-    iams_signed_request_headers(&signed_req, client_id, headers);
-
-    for (i = 0; i < IAMS_SIGNED_HEADERS; i++) {
+    for (i = 0; i < nheaders; i++) {
         if (ngx_http_iamsmart_push_header(sr, headers[i].name,
                                           headers[i].value,
                                           headers[i].value_len)
@@ -136,6 +140,21 @@ ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
             return NGX_ERROR;
         }
     }
+
+    call->pending = 1;
+
+    if (body == NULL) {
+        sr->method = NGX_HTTP_GET;
+        ngx_str_set(&sr->method_name, "GET");
+        sr->headers_in.content_length_n = -1;
+        sr->request_body = NULL;
+        sr->header_only = 0;
+        return NGX_OK;
+    }
+
+    sr->method = NGX_HTTP_POST;
+    ngx_str_set(&sr->method_name, "POST");
+    sr->headers_in.content_length_n = body_len;
 
     rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
     b = ngx_calloc_buf(r->pool);
@@ -163,8 +182,6 @@ ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
     cl->next = NULL;
     rb->bufs = cl;
     sr->request_body = rb;
-
-    call->pending = 1;
 
     return NGX_OK;
 }

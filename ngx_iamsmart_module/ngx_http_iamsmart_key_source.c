@@ -1,0 +1,375 @@
+
+/*
+ * Copyright (C) The iAM Smart gateway authors
+ *
+ * JWT keys fetched by subrequest ("iamsmart_jwt_key_request uri"), cached
+ * for all workers in shared memory ("iamsmart_jwt_key_cache time").
+ *
+ * Each distinct URI is a source with a slot in the zone: the JWKS text, a
+ * version that grows with every successful fetch, its expiry, and the time
+ * of the last forced refetch.  Each worker parses a slot's text once per
+ * version and keeps the parsed set.
+ *
+ * Rules:
+ *   - no keys yet, or expired: the request fetches them (subrequest) and
+ *     waits; a failed fetch keeps whatever was cached and is logged; with
+ *     nothing cached, validation fails closed ("no usable key");
+ *   - a token whose kid is unknown forces a refetch at most once per
+ *     NGX_HTTP_IAMSMART_FORCED_REFETCH seconds per source, across all
+ *     workers, so a flood of made-up kids cannot hammer the issuer;
+ *   - a JWKS that does not parse is never stored.
+ */
+
+
+#include "ngx_http_iamsmart.h"
+
+
+#define NGX_HTTP_IAMSMART_KEY_SOURCES      16
+#define NGX_HTTP_IAMSMART_JWKS_TEXT_MAX    (64 * 1024)
+#define NGX_HTTP_IAMSMART_FORCED_REFETCH   60
+
+
+typedef struct {
+    uint64_t        version;          /* 0: never fetched */
+    time_t          expires;
+    time_t          last_forced;
+    size_t          len;
+    u_char          text[NGX_HTTP_IAMSMART_JWKS_TEXT_MAX];
+} ngx_http_iamsmart_key_slot_t;
+
+
+typedef struct {
+    ngx_shmtx_sh_t                 lock;
+    ngx_http_iamsmart_key_slot_t   slot[NGX_HTTP_IAMSMART_KEY_SOURCES];
+} ngx_http_iamsmart_key_shm_t;
+
+
+typedef struct {
+    uint64_t        version;
+    iams_jwks      *keys;
+} ngx_http_iamsmart_worker_keys_t;
+
+
+static ngx_http_iamsmart_worker_keys_t
+    ngx_http_iamsmart_worker_keys[NGX_HTTP_IAMSMART_KEY_SOURCES];
+
+
+static ngx_int_t ngx_http_iamsmart_key_zone_init(ngx_shm_zone_t *zone,
+    void *data);
+static ngx_int_t ngx_http_iamsmart_key_fetch(ngx_http_request_t *r,
+    ngx_http_iamsmart_key_source_t *src, ngx_http_iamsmart_ctx_t *ctx);
+static void ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
+    ngx_http_iamsmart_key_source_t *src, ngx_http_iamsmart_ctx_t *ctx);
+
+
+static ngx_shmtx_t  ngx_http_iamsmart_key_mutex;
+
+
+/* configuration: one source per distinct URI */
+char *
+ngx_http_iamsmart_jwt_key_request(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_iamsmart_loc_conf_t *lcf = conf;
+
+    ngx_str_t                        *value, name = ngx_string("iamsmart_keys");
+    ngx_uint_t                        i;
+    ngx_http_iamsmart_main_conf_t    *mcf;
+    ngx_http_iamsmart_key_source_t  **src, *s;
+
+    if (lcf->jwt.key_source != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        return "must be a URI of this server, such as /_jwks";
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+
+    if (mcf->key_sources == NULL) {
+        mcf->key_sources = ngx_array_create(cf->pool, 4,
+                                   sizeof(ngx_http_iamsmart_key_source_t *));
+        if (mcf->key_sources == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        mcf->key_zone = ngx_shared_memory_add(cf, &name,
+                                        sizeof(ngx_http_iamsmart_key_shm_t)
+                                        + 8 * ngx_pagesize,
+                                        &ngx_http_iamsmart_module);
+        if (mcf->key_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        mcf->key_zone->init = ngx_http_iamsmart_key_zone_init;
+    }
+
+    src = mcf->key_sources->elts;
+
+    for (i = 0; i < mcf->key_sources->nelts; i++) {
+        if (src[i]->uri.len == value[1].len
+            && ngx_strncmp(src[i]->uri.data, value[1].data, value[1].len) == 0)
+        {
+            lcf->jwt.key_source = src[i];
+            return NGX_CONF_OK;
+        }
+    }
+
+    if (mcf->key_sources->nelts == NGX_HTTP_IAMSMART_KEY_SOURCES) {
+        return "names too many distinct key URIs (at most 16)";
+    }
+
+    s = ngx_pcalloc(cf->pool, sizeof(ngx_http_iamsmart_key_source_t));
+    src = ngx_array_push(mcf->key_sources);
+
+    if (s == NULL || src == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s->uri = value[1];
+    s->index = mcf->key_sources->nelts - 1;
+    *src = s;
+
+    lcf->jwt.key_source = s;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_iamsmart_key_zone_init(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_slab_pool_t              *shpool;
+    ngx_http_iamsmart_key_shm_t  *sh;
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (data) {
+        zone->data = data;
+        sh = data;
+
+    } else if (shpool->data) {
+        zone->data = shpool->data;
+        sh = shpool->data;
+
+    } else {
+        sh = ngx_slab_calloc(shpool, sizeof(ngx_http_iamsmart_key_shm_t));
+        if (sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        shpool->data = sh;
+        zone->data = sh;
+    }
+
+    if (data != NULL) {
+        /* a reload may number the sources differently: fetch afresh */
+        ngx_memzero(sh->slot, sizeof(sh->slot));
+    }
+
+    return ngx_shmtx_create(&ngx_http_iamsmart_key_mutex, &sh->lock, NULL);
+}
+
+
+/*
+ * NGX_OK: *keys is the current set (NULL when none could ever be fetched);
+ * NGX_AGAIN: a fetch is under way, the phase handler runs again after it.
+ */
+ngx_int_t
+ngx_http_iamsmart_key_source_keys(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src,
+    ngx_http_iamsmart_ctx_t *ctx, const iams_jwks **keys, uint64_t *version)
+{
+    time_t                            expires;
+    uint64_t                          v;
+    iams_err                          err;
+    iams_jwks                        *parsed;
+    ngx_http_iamsmart_key_shm_t      *sh;
+    ngx_http_iamsmart_key_slot_t     *slot;
+    ngx_http_iamsmart_worker_keys_t  *wk;
+
+    if (ctx->key_fetch.pending) {
+        return NGX_AGAIN;
+    }
+
+    if (ctx->key_fetch.done) {
+        ngx_http_iamsmart_key_fetched(r, src, ctx);
+        ctx->key_fetch.done = 0;
+    }
+
+    sh = mcf->key_zone->data;
+    slot = &sh->slot[src->index];
+    wk = &ngx_http_iamsmart_worker_keys[src->index];
+
+    ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+    v = slot->version;
+    expires = slot->expires;
+    ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+
+    if ((v == 0 || expires < ngx_time()) && !ctx->key_fetched) {
+        return ngx_http_iamsmart_key_fetch(r, src, ctx);
+    }
+
+    if (v != 0 && v != wk->version) {
+        parsed = NULL;
+
+        ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+        v = slot->version;
+
+        if (iams_jwks_parse((char *) slot->text, slot->len, &parsed, &err)
+            != IAMS_OK)
+        {
+            parsed = NULL;
+        }
+
+        ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+
+        if (parsed != NULL) {
+            iams_jwks_free(wk->keys);
+            wk->keys = parsed;
+            wk->version = v;
+        }
+    }
+
+    *keys = wk->keys;
+    *version = wk->version;
+
+    return NGX_OK;
+}
+
+
+/* An unknown kid: refetch now unless a worker did within the limit. */
+ngx_int_t
+ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src,
+    ngx_http_iamsmart_ctx_t *ctx)
+{
+    time_t                         now;
+    ngx_uint_t                     allowed;
+    ngx_http_iamsmart_key_shm_t   *sh;
+    ngx_http_iamsmart_key_slot_t  *slot;
+
+    if (ctx->key_fetched) {
+        return NGX_DECLINED;
+    }
+
+    sh = mcf->key_zone->data;
+    slot = &sh->slot[src->index];
+    now = ngx_time();
+
+    ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+
+    allowed = (now - slot->last_forced >= NGX_HTTP_IAMSMART_FORCED_REFETCH);
+
+    if (allowed) {
+        slot->last_forced = now;
+    }
+
+    ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+
+    if (!allowed) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "iamsmart: unknown kid, refetching keys from \"%V\"",
+                  &src->uri);
+
+    return ngx_http_iamsmart_key_fetch(r, src, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_iamsmart_key_fetch(ngx_http_request_t *r,
+    ngx_http_iamsmart_key_source_t *src, ngx_http_iamsmart_ctx_t *ctx)
+{
+    ctx->key_fetched = 1;
+
+    /* the parent resumes through ngx_http_core_run_phases as it is */
+    ctx->key_fetch.resume = NULL;
+
+    if (ngx_http_iamsmart_fetch(r, &src->uri, NULL, 0, NULL, 0,
+                                &ctx->key_fetch)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
+    ngx_http_iamsmart_key_source_t *src, ngx_http_iamsmart_ctx_t *ctx)
+{
+    iams_err                          err;
+    iams_jwks                        *parsed;
+    ngx_http_iamsmart_key_shm_t      *sh;
+    ngx_http_iamsmart_key_slot_t     *slot;
+    ngx_http_iamsmart_loc_conf_t     *lcf;
+    ngx_http_iamsmart_main_conf_t    *mcf;
+    ngx_http_iamsmart_worker_keys_t  *wk;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_iamsmart_module);
+
+    if (ctx->key_fetch.status != NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "iamsmart: fetching keys from \"%V\" failed with "
+                      "HTTP %ui, keeping the cached keys",
+                      &src->uri, ctx->key_fetch.status);
+        return;
+    }
+
+    if (ctx->key_fetch.body.len > NGX_HTTP_IAMSMART_JWKS_TEXT_MAX
+        || iams_jwks_parse((char *) ctx->key_fetch.body.data,
+                           ctx->key_fetch.body.len, &parsed, &err)
+           != IAMS_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "iamsmart: keys from \"%V\" rejected (%s%s%s), "
+                      "keeping the cached keys", &src->uri,
+                      ctx->key_fetch.body.len > NGX_HTTP_IAMSMART_JWKS_TEXT_MAX
+                      ? "larger than 64 KiB" : iams_status_str(err.status),
+                      err.detail[0] ? ": " : "", err.detail);
+        return;
+    }
+
+    sh = mcf->key_zone->data;
+    slot = &sh->slot[src->index];
+    wk = &ngx_http_iamsmart_worker_keys[src->index];
+
+    ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+
+    ngx_memcpy(slot->text, ctx->key_fetch.body.data, ctx->key_fetch.body.len);
+    slot->len = ctx->key_fetch.body.len;
+    slot->version++;
+    slot->expires = ngx_time() + lcf->jwt.key_cache;
+
+    iams_jwks_free(wk->keys);
+    wk->keys = parsed;
+    wk->version = slot->version;
+
+    ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "iamsmart: %uz keys fetched from \"%V\"",
+                  iams_jwks_count(parsed), &src->uri);
+}
+
+
+void
+ngx_http_iamsmart_key_source_exit_process(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_IAMSMART_KEY_SOURCES; i++) {
+        iams_jwks_free(ngx_http_iamsmart_worker_keys[i].keys);
+        ngx_http_iamsmart_worker_keys[i].keys = NULL;
+        ngx_http_iamsmart_worker_keys[i].version = 0;
+    }
+}
