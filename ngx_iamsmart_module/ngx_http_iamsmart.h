@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 #include <hiredis/hiredis.h>
+#include <iamsmart/adapter_host.h>
+#include <iamsmart/encoding.h>
 #include <iamsmart/jose.h>
 #include <iamsmart/pairwise.h>
 #include <iamsmart/platform.h>
@@ -69,7 +71,15 @@ typedef struct {
     ngx_str_t                   assertion_header;
     time_t                      assertion_lifetime;
     ngx_str_t                   backend;       /* adapters' location */
+    ngx_str_t                   adapter_name;  /* or by department code */
+    iams_adapter               *adapter;       /* NULL: none */
 } ngx_http_iamsmart_department_t;
+
+
+typedef struct {
+    ngx_str_t                   name;
+    iams_adapter               *adapter;       /* cf->pool cleanup unloads */
+} ngx_http_iamsmart_adapter_t;
 
 
 typedef struct {
@@ -124,6 +134,8 @@ typedef struct {
     ngx_array_t                *signing_keys;  /* of signing_key_t; [0] signs */
     ngx_str_t                   jwks;          /* public, prebuilt JSON */
     ngx_str_t                   issuer;
+
+    ngx_array_t                *adapters;      /* of adapter_t */
 
     /* JWT keys by subrequest */
     ngx_array_t                *key_sources;   /* of key_source_t * */
@@ -189,8 +201,10 @@ ngx_int_t ngx_http_iamsmart_redis_send(int argc, const char **argv,
 typedef struct {
     unsigned                     pending:1;
     unsigned                     done:1;
+    unsigned                     upstream_failed:1;  /* nginx's own error */
     ngx_uint_t                   status;     /* HTTP status, 502 if none */
     ngx_str_t                    body;       /* in the parent's pool */
+    ngx_str_t                    content_type;
 
     ngx_http_event_handler_pt    resume;     /* kept across calls */
 } ngx_http_iamsmart_platform_call_t;
@@ -243,6 +257,20 @@ typedef struct {
 } ngx_http_iamsmart_ctx_t;
 
 
+
+
+/* One adapter run against its backend (ngx_http_iamsmart_adapter.c) */
+typedef struct {
+    ngx_http_iamsmart_department_t     *dept;
+    ngx_str_t                           query;     /* canonical query JSON */
+    ngx_http_iamsmart_platform_call_t   call;
+    ngx_msec_t                          started;
+
+    ngx_uint_t                          status;    /* 0 running, 200, 4xx,
+                                                      502, 504 */
+    const char                         *error;     /* static token */
+    ngx_str_t                           data;      /* canonical data, pool */
+} ngx_http_iamsmart_source_call_t;
 
 
 /* An encrypted platform API call with its CEK (ngx_http_iamsmart_pcall.c) */
@@ -344,7 +372,7 @@ ngx_int_t ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, const char *path, const char *body,
     size_t body_len, ngx_http_iamsmart_platform_call_t *call);
 ngx_int_t ngx_http_iamsmart_fetch(ngx_http_request_t *r, ngx_str_t *uri,
-    const char *body, size_t body_len, iams_header *headers,
+    ngx_str_t *args, const char *body, size_t body_len, iams_header *headers,
     size_t nheaders, ngx_http_iamsmart_platform_call_t *call);
 ngx_int_t ngx_http_iamsmart_platform_check(ngx_conf_t *cf,
     ngx_http_iamsmart_main_conf_t *mcf);
@@ -386,6 +414,29 @@ ngx_int_t ngx_http_iamsmart_same_origin_path(ngx_http_request_t *r,
 ngx_int_t ngx_http_iamsmart_pcall(ngx_http_request_t *r,
     ngx_http_iamsmart_pcall_t *pc);
 int64_t ngx_http_iamsmart_now_ms(void);
+
+/* ngx_http_iamsmart_adapter.c */
+char *ngx_http_iamsmart_adapter_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_iamsmart_adapters_link(ngx_conf_t *cf,
+    ngx_http_iamsmart_main_conf_t *mcf);
+ngx_http_iamsmart_department_t *ngx_http_iamsmart_department_of_dataset(
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_str_t *dataset);
+void ngx_http_iamsmart_adapter_env(ngx_http_request_t *r,
+    iams_adapter_env *env);
+ngx_int_t ngx_http_iamsmart_source_start(ngx_http_request_t *r,
+    ngx_http_iamsmart_source_call_t *sc);
+ngx_int_t ngx_http_iamsmart_source_finish(ngx_http_request_t *r,
+    ngx_http_iamsmart_source_call_t *sc);
+json_t *ngx_http_iamsmart_source_error_json(
+    ngx_http_iamsmart_source_call_t *sc);
+ngx_int_t ngx_http_iamsmart_catalogue_handler(ngx_http_request_t *r);
+
+/* ngx_http_iamsmart_data.c */
+ngx_int_t ngx_http_iamsmart_canonical_query(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_department_t *dept,
+    iams_session *s, ngx_str_t *dataset, json_t *extra, ngx_str_t *query);
+ngx_int_t ngx_http_iamsmart_data_handler(ngx_http_request_t *r);
 
 /* ngx_http_iamsmart_page.c */
 ngx_int_t ngx_http_iamsmart_send_page(ngx_http_request_t *r,

@@ -14,6 +14,8 @@
  *       assertion_header X-Iamsmart-Assertion;
  *       assertion_lifetime 60s;           # at most 60s
  *       backend /_dept/td;                # where adapters' requests go
+ *       adapter td;                       # default: the one whose
+ *                                         # department code is NAME
  *   }
  *   location / { iamsmart_bridge TD; }
  */
@@ -153,6 +155,9 @@ ngx_http_iamsmart_department_item(ngx_conf_t *cf, ngx_command_t *dummy,
 
     } else if (ngx_strcmp(value[0].data, "assertion_header") == 0) {
         field = &dept->assertion_header;
+
+    } else if (ngx_strcmp(value[0].data, "adapter") == 0) {
+        field = &dept->adapter_name;
 
     } else if (ngx_strcmp(value[0].data, "backend") == 0) {
         field = &dept->backend;

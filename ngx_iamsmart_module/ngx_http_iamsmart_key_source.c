@@ -291,7 +291,7 @@ ngx_http_iamsmart_key_fetch(ngx_http_request_t *r,
     /* the parent resumes through ngx_http_core_run_phases as it is */
     ctx->key_fetch.resume = NULL;
 
-    if (ngx_http_iamsmart_fetch(r, &src->uri, NULL, 0, NULL, 0,
+    if (ngx_http_iamsmart_fetch(r, &src->uri, NULL, NULL, 0, NULL, 0,
                                 &ctx->key_fetch)
         != NGX_OK)
     {

@@ -189,6 +189,27 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       offsetof(ngx_http_iamsmart_loc_conf_t, bridge_name),
       NULL },
 
+    { ngx_string("iamsmart_adapter"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_iamsmart_adapter_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iamsmart_catalogue"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_catalogue_handler },
+
+    { ngx_string("iamsmart_data"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_data_handler },
+
     { ngx_string("iamsmart_jwks"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_iamsmart_content,
@@ -806,8 +827,13 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = (ngx_http_handler_pt) cmd->post;
     ((ngx_http_iamsmart_loc_conf_t *) conf)->own_handler = 1;
 
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
-    mcf->sessions_used = 1;
+    /* the published keys and the catalogue need no sessions */
+    if (clcf->handler != ngx_http_iamsmart_jwks_handler
+        && clcf->handler != ngx_http_iamsmart_catalogue_handler)
+    {
+        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+        mcf->sessions_used = 1;
+    }
 
     return NGX_CONF_OK;
 }
@@ -910,7 +936,9 @@ ngx_http_iamsmart_postconfiguration(ngx_conf_t *cf)
         ngx_str_set(&mcf->issuer, "iamsmart-gateway");
     }
 
-    if (ngx_http_iamsmart_build_jwks(cf, mcf) != NGX_OK) {
+    if (ngx_http_iamsmart_build_jwks(cf, mcf) != NGX_OK
+        || ngx_http_iamsmart_adapters_link(cf, mcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -81,7 +81,7 @@ ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
 
     iams_signed_request_headers(&signed_req, client_id, headers);
 
-    return ngx_http_iamsmart_fetch(r, &uri, body, body_len, headers,
+    return ngx_http_iamsmart_fetch(r, &uri, NULL, body, body_len, headers,
                                    IAMS_SIGNED_HEADERS, call);
 }
 
@@ -92,7 +92,7 @@ ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
  */
 ngx_int_t
 ngx_http_iamsmart_fetch(ngx_http_request_t *r, ngx_str_t *uri,
-    const char *body, size_t body_len, iams_header *headers,
+    ngx_str_t *args, const char *body, size_t body_len, iams_header *headers,
     size_t nheaders, ngx_http_iamsmart_platform_call_t *call)
 {
     size_t                        i;
@@ -111,7 +111,7 @@ ngx_http_iamsmart_fetch(ngx_http_request_t *r, ngx_str_t *uri,
     ps->handler = ngx_http_iamsmart_platform_done;
     ps->data = call;
 
-    if (ngx_http_subrequest(r, uri, NULL, &sr, ps,
+    if (ngx_http_subrequest(r, uri, args, &sr, ps,
                             NGX_HTTP_SUBREQUEST_IN_MEMORY
                             |NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
@@ -245,8 +245,21 @@ ngx_http_iamsmart_platform_done(ngx_http_request_t *sr, void *data,
     call->status = sr->headers_out.status;
 
     if (call->status == 0 || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        /* no answer from upstream: nginx's own error (502, 504, ...) */
         call->status = (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (ngx_uint_t) rc
                                                          : 502;
+        call->upstream_failed = 1;
+    }
+
+    if (sr->headers_out.content_type.len) {
+        call->content_type.data = ngx_pnalloc(sr->parent->pool,
+                                        sr->headers_out.content_type.len);
+        if (call->content_type.data != NULL) {
+            ngx_memcpy(call->content_type.data,
+                       sr->headers_out.content_type.data,
+                       sr->headers_out.content_type.len);
+            call->content_type.len = sr->headers_out.content_type.len;
+        }
     }
 
     len = 0;
