@@ -482,5 +482,10 @@ ngx_int_t ngx_http_iamsmart_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 ngx_int_t ngx_http_iamsmart_json_add_cleanup(ngx_pool_t *pool, json_t *v);
 
+typedef ngx_uint_t (*ngx_http_iamsmart_header_drop_pt)(ngx_http_request_t *r,
+    ngx_table_elt_t *h, void *data);
+ngx_int_t ngx_http_iamsmart_filter_headers(ngx_http_request_t *r,
+    ngx_http_iamsmart_header_drop_pt drop, void *data, ngx_uint_t extra);
+
 
 #endif /* _NGX_HTTP_IAMSMART_H_INCLUDED_ */

@@ -265,21 +265,27 @@ ngx_http_iamsmart_assertion_sign(ngx_http_request_t *r,
 
 
 static ngx_uint_t
-ngx_http_iamsmart_is_identity_header(ngx_table_elt_t *h,
-    ngx_http_iamsmart_department_t *dept)
+ngx_http_iamsmart_is_identity_header(ngx_http_request_t *r,
+    ngx_table_elt_t *h, void *data)
 {
-    if (h->key.len > 11
-        && ngx_strncasecmp(h->key.data, (u_char *) "X-Iamsmart-", 11) == 0)
+    ngx_http_iamsmart_department_t  *dept = data;
+
+    if ((h->key.len > 11
+         && ngx_strncasecmp(h->key.data, (u_char *) "X-Iamsmart-", 11) == 0)
+        || (h->key.len == dept->assertion_header.len
+            && ngx_strncasecmp(h->key.data, dept->assertion_header.data,
+                               h->key.len) == 0)
+        || (h->key.len == dept->subject_header.len
+            && ngx_strncasecmp(h->key.data, dept->subject_header.data,
+                               h->key.len) == 0))
     {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iamsmart: client-sent \"%V\" header removed",
+                      &h->key);
         return 1;
     }
 
-    return (h->key.len == dept->assertion_header.len
-            && ngx_strncasecmp(h->key.data, dept->assertion_header.data,
-                               h->key.len) == 0)
-           || (h->key.len == dept->subject_header.len
-               && ngx_strncasecmp(h->key.data, dept->subject_header.data,
-                                  h->key.len) == 0);
+    return 0;
 }
 
 
@@ -287,69 +293,31 @@ static ngx_int_t
 ngx_http_iamsmart_identity_headers(ngx_http_request_t *r,
     ngx_http_iamsmart_department_t *dept, ngx_http_iamsmart_ctx_t *ctx)
 {
-    ngx_str_t         sub;
-    ngx_uint_t        i, n;
-    ngx_list_t        list;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *copy;
+    ngx_str_t  sub;
 
-    n = 0;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        n += part->nelts;
-    }
-
-    if (ngx_list_init(&list, r->pool, n + 2, sizeof(ngx_table_elt_t))
+    if (ngx_http_iamsmart_filter_headers(r,
+                                         ngx_http_iamsmart_is_identity_header,
+                                         dept, 2)
         != NGX_OK)
     {
         return NGX_ERROR;
-    }
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (ngx_http_iamsmart_is_identity_header(&h[i], dept)) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "iamsmart: client-sent \"%V\" header removed",
-                          &h[i].key);
-            continue;
-        }
-
-        copy = ngx_list_push(&list);
-        if (copy == NULL) {
-            return NGX_ERROR;
-        }
-
-        *copy = h[i];
     }
 
     sub.data = (u_char *) ctx->sub;
     sub.len = IAMS_PAIRWISE_SUB_LEN;
 
     if ((dept->subject_header.len
-         && ngx_http_iamsmart_push_in_header(r, &list, &dept->subject_header,
-                                             &sub) != NGX_OK)
+         && ngx_http_iamsmart_push_in_header(r, &r->headers_in.headers,
+                                             &dept->subject_header, &sub)
+            != NGX_OK)
         || (dept->assertion_header.len
-            && ngx_http_iamsmart_push_in_header(r, &list,
+            && ngx_http_iamsmart_push_in_header(r, &r->headers_in.headers,
                                                 &dept->assertion_header,
-                                                &ctx->assertion) != NGX_OK))
+                                                &ctx->assertion)
+               != NGX_OK))
     {
         return NGX_ERROR;
     }
-
-    r->headers_in.headers = list;
 
     return NGX_OK;
 }

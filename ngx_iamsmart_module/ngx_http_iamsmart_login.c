@@ -28,6 +28,7 @@
 #include "ngx_http_iamsmart.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <iamsmart/encoding.h>
 #include <iamsmart/random.h>
 #include <iamsmart/sealed.h>
@@ -54,6 +55,8 @@ typedef struct {
     ngx_http_iamsmart_pcall_t           token;
 
     iams_login_callback                 cb;
+    ngx_str_t                           binding;     /* browser's cookie */
+    ngx_str_t                           state_key;
     ngx_str_t                           return_url;
 
     char                                session_key[IAMS_SESSION_KEY_MAX + 1];
@@ -66,7 +69,7 @@ static ngx_int_t ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx);
 
 static ngx_int_t ngx_http_iamsmart_state_key(ngx_http_request_t *r,
-    const char *state, size_t len, ngx_str_t *key);
+    const char *state, size_t len, ngx_str_t *binding, ngx_str_t *key);
 static void ngx_http_iamsmart_callback_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iamsmart_callback_step(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb);
@@ -147,7 +150,8 @@ ngx_http_iamsmart_login_required(ngx_http_request_t *r,
     }
 
     if (iams_state_generate(state, &err) != IAMS_OK
-        || ngx_http_iamsmart_state_key(r, state, IAMS_STATE_LEN, &key)
+        || ngx_http_iamsmart_state_key(r, state, IAMS_STATE_LEN, &binding,
+                                       &key)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -348,20 +352,32 @@ ngx_http_iamsmart_wants_json(ngx_http_request_t *r)
 }
 
 
+/*
+ * The state's key includes a hash of the browser's binding cookie: another
+ * browser holding the callback URL addresses another key, so it can neither
+ * use nor consume (GETDEL) the citizen's login.
+ */
 static ngx_int_t
 ngx_http_iamsmart_state_key(ngx_http_request_t *r, const char *state,
-    size_t len, ngx_str_t *key)
+    size_t len, ngx_str_t *binding, ngx_str_t *key)
 {
-    u_char  *p;
+    u_char  *p, digest[32];
+
+    if (EVP_Digest(binding->data, binding->len, digest, NULL, EVP_sha256(),
+                   NULL) != 1)
+    {
+        return NGX_ERROR;
+    }
 
     key->data = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_IAMSMART_REDIS_PREFIX)
-                                     + sizeof("login:v1:") + len);
+                                     + sizeof("login:v1:.") + len + 16);
     if (key->data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(key->data, NGX_HTTP_IAMSMART_REDIS_PREFIX "login:v1:%*s",
-                    len, state);
+    p = ngx_sprintf(key->data,
+                    NGX_HTTP_IAMSMART_REDIS_PREFIX "login:v1:%*s.%*xs",
+                    len, state, (size_t) 8, digest);
     key->len = p - key->data;
 
     return NGX_OK;
@@ -538,11 +554,29 @@ ngx_http_iamsmart_callback_state(ngx_http_request_t *r,
                    "此登入連結無效。", NULL);
     }
 
-    if (ngx_http_iamsmart_state_key(r, cb->cb.state, cb->cb.state_len, &key)
+    if (ngx_http_iamsmart_get_cookie(r, &cb->mcf->login_cookie_name,
+                                     &cb->binding) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "iamsmart: login callback without the browser's "
+                      "binding cookie");
+
+        return ngx_http_iamsmart_login_problem(r, NGX_HTTP_BAD_REQUEST,
+                   "This sign-in was started in another browser, or your "
+                   "browser does not keep cookies. Please sign in again "
+                   "here.",
+                   "此登入由另一瀏覽器開始，或你的瀏覽器未有保留 cookie。"
+                   "請在此重新登入。", NULL);
+    }
+
+    if (ngx_http_iamsmart_state_key(r, cb->cb.state, cb->cb.state_len,
+                                    &cb->binding, &cb->state_key)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    key = cb->state_key;
 
     argv[0] = "GETDEL";
     argvlen[0] = 6;
@@ -586,11 +620,7 @@ ngx_http_iamsmart_callback_check_state(ngx_http_request_t *r,
                    "此登入已逾時或已完成，請重新登入。", NULL);
     }
 
-    if (ngx_http_iamsmart_state_key(r, cb->cb.state, cb->cb.state_len, &key)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    key = cb->state_key;
 
     st = iams_unseal(cb->mcf->keyring, IAMS_KEY_LOGIN_STATE, "l1", key.data,
                      key.len, (char *) cb->redis.str.data, cb->redis.str.len,
@@ -610,9 +640,9 @@ ngx_http_iamsmart_callback_check_state(ngx_http_request_t *r,
     b = json_object_get(record, "b");
     u = json_object_get(record, "r");
 
+    binding = cb->binding;
+
     if (!json_is_string(b) || !json_is_string(u)
-        || ngx_http_iamsmart_get_cookie(r, &cb->mcf->login_cookie_name,
-                                        &binding) != NGX_OK
         || binding.len != json_string_length(b)
         || CRYPTO_memcmp(binding.data, json_string_value(b), binding.len)
            != 0)

@@ -67,6 +67,9 @@ typedef struct {
 
     ngx_event_t                         timeout;   /* head of "sent" */
     ngx_event_t                         reconnect;
+    ngx_event_t                         flush;     /* posted: one send()
+                                                      per event loop pass */
+    unsigned                            exiting:1;
     ngx_msec_t                          backoff;
 } ngx_http_iamsmart_redis_t;
 
@@ -80,6 +83,7 @@ static void ngx_http_iamsmart_redis_fail(ngx_http_iamsmart_redis_t *rd,
 static void ngx_http_iamsmart_redis_read_handler(ngx_event_t *rev);
 static void ngx_http_iamsmart_redis_write_handler(ngx_event_t *wev);
 static void ngx_http_iamsmart_redis_flush(ngx_http_iamsmart_redis_t *rd);
+static void ngx_http_iamsmart_redis_flush_handler(ngx_event_t *ev);
 static void ngx_http_iamsmart_redis_timeout_handler(ngx_event_t *ev);
 static void ngx_http_iamsmart_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_iamsmart_redis_arm_timeout(ngx_http_iamsmart_redis_t *rd);
@@ -117,6 +121,10 @@ ngx_http_iamsmart_redis_init_process(ngx_cycle_t *cycle,
     rd->reconnect.log = cycle->log;
     rd->reconnect.cancelable = 1;
 
+    rd->flush.handler = ngx_http_iamsmart_redis_flush_handler;
+    rd->flush.data = rd;
+    rd->flush.log = cycle->log;
+
     ngx_http_iamsmart_redis = rd;
 
     ngx_http_iamsmart_redis_connect(rd);
@@ -135,6 +143,7 @@ ngx_http_iamsmart_redis_exit_process(void)
         return;
     }
 
+    rd->exiting = 1;
     ngx_http_iamsmart_redis_fail(rd, "worker exiting");
 
     if (rd->reconnect.timer_set) {
@@ -234,8 +243,9 @@ ngx_http_iamsmart_redis_queue(ngx_http_iamsmart_redis_t *rd, int argc,
         ngx_http_iamsmart_redis_arm_timeout(rd);
     }
 
-    if (rd->state == NGX_HTTP_IAMSMART_REDIS_UP) {
-        ngx_http_iamsmart_redis_flush(rd);
+    /* commands queued in one pass of the event loop go out together */
+    if (rd->state == NGX_HTTP_IAMSMART_REDIS_UP && !rd->flush.posted) {
+        ngx_post_event(&rd->flush, &ngx_posted_events);
     }
 
     return NGX_OK;
@@ -436,6 +446,17 @@ ngx_http_iamsmart_redis_flush(ngx_http_iamsmart_redis_t *rd)
 
 
 static void
+ngx_http_iamsmart_redis_flush_handler(ngx_event_t *ev)
+{
+    ngx_http_iamsmart_redis_t  *rd = ev->data;
+
+    if (rd->state == NGX_HTTP_IAMSMART_REDIS_UP) {
+        ngx_http_iamsmart_redis_flush(rd);
+    }
+}
+
+
+static void
 ngx_http_iamsmart_redis_read_handler(ngx_event_t *rev)
 {
     int                             rc;
@@ -561,7 +582,9 @@ ngx_http_iamsmart_redis_fail(ngx_http_iamsmart_redis_t *rd,
     ngx_queue_t                    *q;
     ngx_http_iamsmart_redis_cmd_t  *cmd;
 
-    if (reason != NULL && rd->state != NGX_HTTP_IAMSMART_REDIS_DOWN) {
+    if (reason != NULL && rd->state != NGX_HTTP_IAMSMART_REDIS_DOWN
+        && !rd->exiting)
+    {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "iamsmart: redis %V: %s, reconnecting in %Mms",
                       &rd->conf->redis_addr.name, reason, rd->backoff);
@@ -571,6 +594,10 @@ ngx_http_iamsmart_redis_fail(ngx_http_iamsmart_redis_t *rd,
 
     if (rd->timeout.timer_set) {
         ngx_del_timer(&rd->timeout);
+    }
+
+    if (rd->flush.posted) {
+        ngx_delete_posted_event(&rd->flush);
     }
 
     if (rd->connection) {
@@ -597,7 +624,7 @@ ngx_http_iamsmart_redis_fail(ngx_http_iamsmart_redis_t *rd,
         ngx_free(cmd);
     }
 
-    if (ngx_exiting || ngx_terminate || ngx_quit) {
+    if (rd->exiting || ngx_exiting || ngx_terminate || ngx_quit) {
         return;
     }
 

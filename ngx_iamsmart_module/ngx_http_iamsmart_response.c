@@ -126,3 +126,67 @@ ngx_http_iamsmart_json_cleanup(void *data)
 {
     json_decref(data);
 }
+
+
+/*
+ * Rebuilds the request's header list without the headers drop() selects,
+ * with room for "extra" more.  nginx's named header pointers keep using the
+ * old list, which stays intact in the pool; only what is proxied changes.
+ */
+ngx_int_t
+ngx_http_iamsmart_filter_headers(ngx_http_request_t *r,
+    ngx_http_iamsmart_header_drop_pt drop, void *data, ngx_uint_t extra)
+{
+    ngx_uint_t        i, n;
+    ngx_list_t        list;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *copy;
+
+    n = extra;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    if (ngx_list_init(&list, r->pool, n ? n : 1, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (drop(r, &h[i], data)) {
+            continue;
+        }
+
+        copy = ngx_list_push(&list);
+        if (copy == NULL) {
+            return NGX_ERROR;
+        }
+
+        *copy = h[i];
+    }
+
+    /* the list's "last" may point at its own first part: move it along */
+    r->headers_in.headers = list;
+
+    if (list.last == &list.part) {
+        r->headers_in.headers.last = &r->headers_in.headers.part;
+    }
+
+    return NGX_OK;
+}

@@ -33,6 +33,8 @@ static ngx_int_t ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
 static ngx_int_t ngx_http_iamsmart_session_found(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx);
 static void ngx_http_iamsmart_session_cleanup(void *data);
+static ngx_uint_t ngx_http_iamsmart_empty_cookie(ngx_http_request_t *r,
+    ngx_table_elt_t *h, void *data);
 
 
 ngx_int_t
@@ -304,8 +306,10 @@ ngx_http_iamsmart_strip_cookies(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf)
 {
     u_char            *p, *end, *name, *name_end, *out, *start;
-    ngx_uint_t         i, ours;
+    ngx_uint_t         i, ours, emptied;
     ngx_table_elt_t  **h;
+
+    emptied = 0;
 
     h = r->headers_in.cookies.elts;
 
@@ -364,9 +368,27 @@ ngx_http_iamsmart_strip_cookies(ngx_http_request_t *r,
 
         h[i]->value.data = start;
         h[i]->value.len = out - start;
+
+        if (h[i]->value.len == 0) {
+            emptied = 1;
+        }
     }
 
-    return NGX_OK;
+    return emptied ? ngx_http_iamsmart_filter_headers(r,
+                                            ngx_http_iamsmart_empty_cookie,
+                                            NULL, 0)
+                   : NGX_OK;
+}
+
+
+/* A Cookie header that held only our cookies goes, rather than reaching
+ * the backend empty. */
+static ngx_uint_t
+ngx_http_iamsmart_empty_cookie(ngx_http_request_t *r, ngx_table_elt_t *h,
+    void *data)
+{
+    return h->value.len == 0 && h->key.len == 6
+           && ngx_strncasecmp(h->key.data, (u_char *) "Cookie", 6) == 0;
 }
 
 
