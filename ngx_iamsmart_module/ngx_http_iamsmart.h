@@ -96,6 +96,9 @@ typedef struct {
     ngx_http_iamsmart_department_t  *bridge;
     time_t                           require_fr;    /* seconds; unset: -1 */
     ngx_flag_t                       own_handler;   /* reads our cookies */
+    ngx_flag_t                       exempt;        /* our public endpoints:
+                                                       no inherited checks */
+    ngx_flag_t                       needs_session; /* iamsmart_data */
 } ngx_http_iamsmart_loc_conf_t;
 
 
@@ -363,6 +366,7 @@ ngx_int_t ngx_http_iamsmart_callback_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_iamsmart_logout_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_iamsmart_redirect(ngx_http_request_t *r, ngx_str_t *to);
 ngx_int_t ngx_http_iamsmart_wants_json(ngx_http_request_t *r);
+ngx_uint_t ngx_http_iamsmart_cross_site(ngx_http_request_t *r);
 ngx_int_t ngx_http_iamsmart_set_cookie(ngx_http_request_t *r,
     ngx_str_t *name, const char *value, size_t len, ngx_str_t *attrs,
     const char *extra);

@@ -17,7 +17,10 @@
  *   - a token whose kid is unknown forces a refetch at most once per
  *     NGX_HTTP_IAMSMART_FORCED_REFETCH seconds per source, across all
  *     workers, so a flood of made-up kids cannot hammer the issuer;
- *   - a JWKS that does not parse is never stored.
+ *   - a JWKS that does not parse is never stored;
+ *   - after a failed fetch, nothing is fetched for NGX_HTTP_IAMSMART_KEY_RETRY
+ *     seconds (the cached keys serve meanwhile; with none, requests fail
+ *     closed without waiting).
  */
 
 
@@ -27,6 +30,7 @@
 #define NGX_HTTP_IAMSMART_KEY_SOURCES      16
 #define NGX_HTTP_IAMSMART_JWKS_TEXT_MAX    (64 * 1024)
 #define NGX_HTTP_IAMSMART_FORCED_REFETCH   60
+#define NGX_HTTP_IAMSMART_KEY_RETRY        10
 
 
 typedef struct {
@@ -60,6 +64,8 @@ static ngx_int_t ngx_http_iamsmart_key_fetch(ngx_http_request_t *r,
     ngx_http_iamsmart_key_source_t *src, ngx_http_iamsmart_ctx_t *ctx);
 static void ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
     ngx_http_iamsmart_key_source_t *src, ngx_http_iamsmart_ctx_t *ctx);
+static void ngx_http_iamsmart_key_retry_later(
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src);
 
 
 static ngx_shmtx_t  ngx_http_iamsmart_key_mutex;
@@ -209,7 +215,7 @@ ngx_http_iamsmart_key_source_keys(ngx_http_request_t *r,
     expires = slot->expires;
     ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
 
-    if ((v == 0 || expires < ngx_time()) && !ctx->key_fetched) {
+    if (expires < ngx_time() && !ctx->key_fetched) {
         return ngx_http_iamsmart_key_fetch(r, src, ctx);
     }
 
@@ -322,6 +328,7 @@ ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
                       "iamsmart: fetching keys from \"%V\" failed with "
                       "HTTP %ui, keeping the cached keys",
                       &src->uri, ctx->key_fetch.status);
+        ngx_http_iamsmart_key_retry_later(mcf, src);
         return;
     }
 
@@ -336,6 +343,7 @@ ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
                       ctx->key_fetch.body.len > NGX_HTTP_IAMSMART_JWKS_TEXT_MAX
                       ? "larger than 64 KiB" : iams_status_str(err.status),
                       err.detail[0] ? ": " : "", err.detail);
+        ngx_http_iamsmart_key_retry_later(mcf, src);
         return;
     }
 
@@ -359,6 +367,30 @@ ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "iamsmart: %uz keys fetched from \"%V\"",
                   iams_jwks_count(parsed), &src->uri);
+}
+
+
+/*
+ * After a failed fetch the cached keys (if any) serve a while longer, so
+ * that an issuer outage does not make every request wait for a refetch.
+ */
+static void
+ngx_http_iamsmart_key_retry_later(ngx_http_iamsmart_main_conf_t *mcf,
+    ngx_http_iamsmart_key_source_t *src)
+{
+    ngx_http_iamsmart_key_shm_t   *sh;
+    ngx_http_iamsmart_key_slot_t  *slot;
+
+    sh = mcf->key_zone->data;
+    slot = &sh->slot[src->index];
+
+    ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+
+    if (slot->expires < ngx_time() + NGX_HTTP_IAMSMART_KEY_RETRY) {
+        slot->expires = ngx_time() + NGX_HTTP_IAMSMART_KEY_RETRY;
+    }
+
+    ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
 }
 
 

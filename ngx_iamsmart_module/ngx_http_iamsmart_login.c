@@ -973,6 +973,13 @@ ngx_http_iamsmart_logout_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* another site must not sign a citizen out (a link or an image) */
+    if (ngx_http_iamsmart_cross_site(r)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iamsmart: cross-site logout refused");
+        return NGX_HTTP_FORBIDDEN;
+    }
+
     ctx = ngx_http_iamsmart_get_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1058,4 +1065,94 @@ ngx_http_iamsmart_logout_done(ngx_http_request_t *r)
     }
 
     return ngx_http_iamsmart_redirect(r, &mcf->logout_redirect);
+}
+
+
+/*
+ * Whether the browser says the request comes from another site: the Fetch
+ * Metadata header when present, else Origin, else Referer compared with
+ * Host.  A request with none of them (a typed URL, an old browser) is not
+ * refused.
+ */
+ngx_uint_t
+ngx_http_iamsmart_cross_site(ngx_http_request_t *r)
+{
+    u_char           *p, *last;
+    ngx_str_t         v;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *origin, *site;
+
+    origin = NULL;
+    site = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == 14
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Site", 14)
+               == 0)
+        {
+            site = &h[i];
+
+        } else if (h[i].key.len == 6
+                   && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin", 6)
+                      == 0)
+        {
+            origin = &h[i];
+        }
+    }
+
+    if (site != NULL) {
+        v = site->value;
+
+        return !((v.len == 11
+                  && ngx_strncasecmp(v.data, (u_char *) "same-origin", 11)
+                     == 0)
+                 || (v.len == 4
+                     && ngx_strncasecmp(v.data, (u_char *) "none", 4) == 0));
+    }
+
+    if (origin == NULL && r->headers_in.referer == NULL) {
+        return 0;
+    }
+
+    if (r->headers_in.host == NULL) {
+        return 1;
+    }
+
+    v = origin ? origin->value : r->headers_in.referer->value;
+    p = v.data;
+    last = p + v.len;
+
+    if (last - p > 8 && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0) {
+        p += 8;
+
+    } else if (last - p > 7
+               && ngx_strncasecmp(p, (u_char *) "http://", 7) == 0)
+    {
+        p += 7;
+
+    } else {
+        return 1;
+    }
+
+    /* the authority must be exactly the Host header, port included */
+    return !((size_t) (last - p) >= r->headers_in.host->value.len
+             && ngx_strncasecmp(p, r->headers_in.host->value.data,
+                                r->headers_in.host->value.len) == 0
+             && ((size_t) (last - p) == r->headers_in.host->value.len
+                 || p[r->headers_in.host->value.len] == '/'));
 }

@@ -487,6 +487,18 @@ ngx_http_iamsmart_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_str_set(&mcf->login_cookie_attrs,
                 "; Path=/; SameSite=Lax; HttpOnly; Secure");
 
+    if (mcf->lang.len
+        && !(mcf->lang.len == 5
+             && (ngx_strncmp(mcf->lang.data, "en-US", 5) == 0
+                 || ngx_strncmp(mcf->lang.data, "zh-HK", 5) == 0
+                 || ngx_strncmp(mcf->lang.data, "zh-CN", 5) == 0)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "iamsmart_lang must be en-US, zh-HK or zh-CN, "
+                           "not \"%V\"", &mcf->lang);
+        return NGX_CONF_ERROR;
+    }
+
     if (mcf->logout_redirect.len == 0) {
         ngx_str_set(&mcf->logout_redirect, "/");
     }
@@ -815,6 +827,8 @@ ngx_http_iamsmart_scopes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_iamsmart_loc_conf_t *lcf = conf;
+
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_iamsmart_main_conf_t  *mcf;
 
@@ -825,7 +839,19 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = (ngx_http_handler_pt) cmd->post;
-    ((ngx_http_iamsmart_loc_conf_t *) conf)->own_handler = 1;
+    lcf->own_handler = 1;
+
+    /*
+     * The platform, browsers in the middle of a login and departments
+     * fetching keys reach these without a session: what the enclosing
+     * block requires must not apply to them.
+     */
+    if (clcf->handler == ngx_http_iamsmart_data_handler) {
+        lcf->needs_session = 1;
+
+    } else {
+        lcf->exempt = 1;
+    }
 
     /* the published keys and the catalogue need no sessions */
     if (clcf->handler != ngx_http_iamsmart_jwks_handler
@@ -867,6 +893,21 @@ ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->auth, prev->auth, 0);
     ngx_conf_merge_str_value(conf->bridge_name, prev->bridge_name, "");
+    ngx_conf_merge_sec_value(conf->require_fr, prev->require_fr, 0);
+
+    if (conf->exempt) {
+        conf->auth = 0;
+        conf->require_fr = 0;
+        ngx_str_null(&conf->bridge_name);
+        conf->jwt.mode = NGX_HTTP_IAMSMART_JWT_OFF;
+    }
+
+    if (conf->needs_session && !conf->auth) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"iamsmart_data\" needs \"iamsmart_auth on\" in "
+                           "its location");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->bridge_name.len && ngx_strcmp(conf->bridge_name.data, "off")) {
         mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
@@ -890,8 +931,6 @@ ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         /* bridging a citizen needs the citizen's session */
         conf->auth = 1;
     }
-
-    ngx_conf_merge_sec_value(conf->require_fr, prev->require_fr, 0);
 
     if (conf->require_fr) {
         mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);

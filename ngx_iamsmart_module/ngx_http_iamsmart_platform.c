@@ -8,8 +8,8 @@
  * and signed by core (platform.h) and the reply is read from memory.
  *
  * The operator's location must hold the whole reply in one buffer:
- * "proxy_buffer_size" at least as large as the largest reply (16k is
- * plenty for login; the docs say so).
+ * "subrequest_output_buffer_size" at least as large as the largest reply
+ * (64k is plenty; a smaller one makes nginx drop the connection).
  */
 
 

@@ -471,8 +471,13 @@ ngx_http_iamsmart_redis_read_handler(ngx_event_t *rev)
     c = rev->data;
     rd = c->data;
 
-    /* epoll is edge-triggered: drain the socket before waiting again */
-    for ( ;; ) {
+    /*
+     * epoll is edge-triggered: drain the socket before waiting again.
+     * c->recv keeps rev->ready up to date (a short read, or what epoll
+     * reported available), which saves the recv() that would only say
+     * EAGAIN.
+     */
+    while (rev->ready) {
         n = c->recv(c, buf, sizeof(buf));
 
         if (n == NGX_AGAIN) {

@@ -410,8 +410,31 @@ ngx_http_iamsmart_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
 ngx_int_t
 ngx_http_iamsmart_unavailable(ngx_http_request_t *r, const char *cause)
 {
+    ngx_http_iamsmart_page_t  page;
+
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "iamsmart: session store unavailable: %s", cause);
+
+    if (!ngx_http_iamsmart_wants_json(r)) {
+        ngx_memzero(&page, sizeof(ngx_http_iamsmart_page_t));
+        page.title_en = "Service temporarily unavailable";
+        page.title_zh = "服務暫時未能使用";
+        page.text_en = "We cannot check your sign-in right now. Please try "
+                       "again in a moment.";
+        page.text_zh = "我們暫時未能確認你的登入，請稍後再試。";
+        page.action_en = "Try again";
+        page.action_zh = "再試一次";
+        page.link = r->unparsed_uri;
+
+        if (iams_return_url_check((char *) page.link.data, page.link.len,
+                                  NULL) != IAMS_OK)
+        {
+            ngx_str_set(&page.link, "/");
+        }
+
+        return ngx_http_iamsmart_send_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           &page);
+    }
 
     return ngx_http_iamsmart_send_json(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                json_pack("{s:s, s:s, s:s}",

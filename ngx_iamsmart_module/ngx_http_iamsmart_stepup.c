@@ -1235,7 +1235,7 @@ ngx_http_iamsmart_same_origin_path(ngx_http_request_t *r, ngx_str_t *url,
     p = url->data;
     last = p + url->len;
 
-    if (r->headers_in.server.len == 0) {
+    if (r->headers_in.host == NULL) {
         return NGX_DECLINED;
     }
 
@@ -1251,16 +1251,16 @@ ngx_http_iamsmart_same_origin_path(ngx_http_request_t *r, ngx_str_t *url,
         return NGX_DECLINED;
     }
 
-    if ((size_t) (last - p) <= r->headers_in.server.len
-        || ngx_strncasecmp(p, r->headers_in.server.data,
-                           r->headers_in.server.len) != 0)
+    /* the authority must be exactly the Host header, port included */
+    if ((size_t) (last - p) <= r->headers_in.host->value.len
+        || ngx_strncasecmp(p, r->headers_in.host->value.data,
+                           r->headers_in.host->value.len) != 0)
     {
         return NGX_DECLINED;
     }
 
-    p += r->headers_in.server.len;
+    p += r->headers_in.host->value.len;
 
-    /* an explicit port must be part of Host, which it then was */
     if (*p != '/') {
         return NGX_DECLINED;
     }

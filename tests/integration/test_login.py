@@ -630,9 +630,14 @@ def test_sessions_survive_redis_sigkill_with_aof(login_stack, nginx):
 
         _kill_redis(srv)
 
-        # down: 503 JSON, never a redirect to login; public still served
+        # down: 503 (a bilingual page for browsers, JSON for API clients),
+        # never a redirect to login; public still served
         for persona, b in browsers:
             r = b.navigate(stack.url("/app/down"), stop=lambda u: True)
+            assert r.response.status == 503, r
+            assert "服務暫時未能使用" in r.response.text
+            r = b.navigate(stack.url("/app/down"), stop=lambda u: True,
+                           headers={"Accept": "application/json"})
             assert r.response.status == 503, r
             assert r.response.json()["error"] == "session_store_unavailable"
         r = _raw_get(stack, "/app/down")
@@ -677,8 +682,12 @@ def test_redis_sigstop_gives_503_within_the_timeout(login_stack):
             took = time.monotonic() - t
             assert r.status == 503, (name, r)
             assert r.header("Location") is None, (name, r)
-            assert r.header("Content-Type").startswith("application/json")
-            assert r.json()["error"] == "session_store_unavailable"
+            if name == "json":
+                assert r.header("Content-Type").startswith("application/json")
+                assert r.json()["error"] == "session_store_unavailable"
+            else:
+                assert r.header("Content-Type").startswith("text/html")
+                assert "temporarily unavailable" in r.text
             assert took < 0.5 + 1.0, (name, took)
 
         # a JSON client without a cookie needs no Redis to be told to log in
