@@ -176,6 +176,12 @@ void ngx_http_iamsmart_redis_cancel(ngx_http_iamsmart_redis_cmd_t *cmd);
 
 /* A request waiting for one Redis reply (ngx_http_iamsmart_wait.c) */
 
+typedef struct {
+    int                             type;       /* REDIS_REPLY_* */
+    long long                       integer;
+    ngx_str_t                       str;        /* NUL-terminated */
+} ngx_http_iamsmart_redis_value_t;
+
 typedef void (*ngx_http_iamsmart_resume_pt)(ngx_http_request_t *r);
 
 typedef struct {
@@ -191,6 +197,9 @@ typedef struct {
     int                             type;       /* REDIS_REPLY_* */
     long long                       integer;
     ngx_str_t                       str;        /* in r->pool */
+    ngx_http_iamsmart_redis_value_t  *elements; /* array replies, one
+                                                   level; in r->pool */
+    size_t                          nelements;
 } ngx_http_iamsmart_redis_wait_t;
 
 ngx_int_t ngx_http_iamsmart_redis_call(ngx_http_request_t *r,
@@ -435,6 +444,13 @@ ngx_int_t ngx_http_iamsmart_source_finish(ngx_http_request_t *r,
 json_t *ngx_http_iamsmart_source_error_json(
     ngx_http_iamsmart_source_call_t *sc);
 ngx_int_t ngx_http_iamsmart_catalogue_handler(ngx_http_request_t *r);
+
+/* ngx_http_iamsmart_consent.c */
+ngx_int_t ngx_http_iamsmart_consent_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_iamsmart_consent_key(ngx_pool_t *pool, ngx_str_t *id,
+    const char *suffix, ngx_str_t *key);
+ngx_int_t ngx_http_iamsmart_citizen_ref(ngx_http_iamsmart_main_conf_t *mcf,
+    iams_session *s, char *out);
 
 /* ngx_http_iamsmart_data.c */
 ngx_int_t ngx_http_iamsmart_canonical_query(ngx_http_request_t *r,

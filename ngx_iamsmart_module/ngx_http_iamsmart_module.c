@@ -210,6 +210,13 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       0,
       (void *) ngx_http_iamsmart_data_handler },
 
+    { ngx_string("iamsmart_consent"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_consent_handler },
+
     { ngx_string("iamsmart_jwks"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_iamsmart_content,
@@ -846,7 +853,9 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      * fetching keys reach these without a session: what the enclosing
      * block requires must not apply to them.
      */
-    if (clcf->handler == ngx_http_iamsmart_data_handler) {
+    if (clcf->handler == ngx_http_iamsmart_data_handler
+        || clcf->handler == ngx_http_iamsmart_consent_handler)
+    {
         lcf->needs_session = 1;
 
     } else {
@@ -904,8 +913,8 @@ ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->needs_session && !conf->auth) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"iamsmart_data\" needs \"iamsmart_auth on\" in "
-                           "its location");
+                           "\"iamsmart_data\" and \"iamsmart_consent\" need "
+                           "\"iamsmart_auth on\" in their location");
         return NGX_CONF_ERROR;
     }
 

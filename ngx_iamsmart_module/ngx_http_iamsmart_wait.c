@@ -19,6 +19,8 @@ static void ngx_http_iamsmart_wait_reply(void *data, redisReply *reply,
     const char *error);
 static void ngx_http_iamsmart_wait_resume(ngx_event_t *ev);
 static void ngx_http_iamsmart_wait_cleanup(void *data);
+static ngx_int_t ngx_http_iamsmart_copy_str(ngx_pool_t *pool,
+    redisReply *reply, ngx_str_t *str);
 
 
 ngx_int_t
@@ -46,6 +48,8 @@ ngx_http_iamsmart_redis_call(ngx_http_request_t *r,
     w->type = 0;
     w->integer = 0;
     ngx_str_null(&w->str);
+    w->elements = NULL;
+    w->nelements = 0;
 
     if (w->resume == NULL) {
         w->resume = ngx_http_core_run_phases;
@@ -80,6 +84,7 @@ ngx_http_iamsmart_wait_reply(void *data, redisReply *reply, const char *error)
 {
     ngx_http_iamsmart_redis_wait_t *w = data;
 
+    size_t               i;
     ngx_http_request_t  *r;
 
     r = w->request;
@@ -94,19 +99,30 @@ ngx_http_iamsmart_wait_reply(void *data, redisReply *reply, const char *error)
         w->type = reply->type;
         w->integer = reply->integer;
 
-        if (reply->type == REDIS_REPLY_STRING
-            || reply->type == REDIS_REPLY_STATUS
-            || reply->type == REDIS_REPLY_ERROR)
-        {
-            w->str.data = ngx_pnalloc(r->pool, reply->len + 1);
+        if (ngx_http_iamsmart_copy_str(r->pool, reply, &w->str) != NGX_OK) {
+            w->error = "out of memory";
+        }
 
-            if (w->str.data == NULL) {
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements) {
+            w->elements = ngx_pcalloc(r->pool, reply->elements
+                                      * sizeof(ngx_http_iamsmart_redis_value_t));
+            if (w->elements == NULL) {
                 w->error = "out of memory";
 
             } else {
-                ngx_memcpy(w->str.data, reply->str, reply->len);
-                w->str.data[reply->len] = '\0';
-                w->str.len = reply->len;
+                w->nelements = reply->elements;
+
+                for (i = 0; i < reply->elements; i++) {
+                    w->elements[i].type = reply->element[i]->type;
+                    w->elements[i].integer = reply->element[i]->integer;
+
+                    if (ngx_http_iamsmart_copy_str(r->pool, reply->element[i],
+                                                   &w->elements[i].str)
+                        != NGX_OK)
+                    {
+                        w->error = "out of memory";
+                    }
+                }
             }
         }
 
@@ -123,6 +139,30 @@ ngx_http_iamsmart_wait_reply(void *data, redisReply *reply, const char *error)
     w->event.log = r->connection->log;
 
     ngx_post_event(&w->event, &ngx_posted_events);
+}
+
+
+static ngx_int_t
+ngx_http_iamsmart_copy_str(ngx_pool_t *pool, redisReply *reply,
+    ngx_str_t *str)
+{
+    if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS
+        && reply->type != REDIS_REPLY_ERROR)
+    {
+        ngx_str_null(str);
+        return NGX_OK;
+    }
+
+    str->data = ngx_pnalloc(pool, reply->len + 1);
+    if (str->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(str->data, reply->str, reply->len);
+    str->data[reply->len] = '\0';
+    str->len = reply->len;
+
+    return NGX_OK;
 }
 
 
