@@ -73,6 +73,7 @@ typedef struct {
     ngx_str_t                   backend;       /* adapters' location */
     ngx_str_t                   adapter_name;  /* or by department code */
     iams_adapter               *adapter;       /* NULL: none */
+    iams_jwks                  *client_keys;   /* exchange credentials */
 } ngx_http_iamsmart_department_t;
 
 
@@ -139,6 +140,7 @@ typedef struct {
     ngx_str_t                   issuer;
 
     ngx_array_t                *adapters;      /* of adapter_t */
+    ngx_open_file_t            *audit_file;    /* JSON lines, or NULL */
 
     /* JWT keys by subrequest */
     ngx_array_t                *key_sources;   /* of key_source_t * */
@@ -451,6 +453,11 @@ ngx_int_t ngx_http_iamsmart_consent_key(ngx_pool_t *pool, ngx_str_t *id,
     const char *suffix, ngx_str_t *key);
 ngx_int_t ngx_http_iamsmart_citizen_ref(ngx_http_iamsmart_main_conf_t *mcf,
     iams_session *s, char *out);
+
+/* ngx_http_iamsmart_exchange.c */
+ngx_int_t ngx_http_iamsmart_exchange_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_iamsmart_history_key(ngx_pool_t *pool,
+    const char *citizen, ngx_str_t *key);
 
 /* ngx_http_iamsmart_data.c */
 ngx_int_t ngx_http_iamsmart_canonical_query(ngx_http_request_t *r,

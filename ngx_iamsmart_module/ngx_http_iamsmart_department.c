@@ -27,6 +27,9 @@
 static char *ngx_http_iamsmart_department_item(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static void ngx_http_iamsmart_jwk_cleanup(void *data);
+static void ngx_http_iamsmart_jwks_free(void *data);
+static char *ngx_http_iamsmart_department_client_keys(ngx_conf_t *cf,
+    ngx_http_iamsmart_department_t *dept, ngx_str_t *name);
 
 
 char *
@@ -144,6 +147,10 @@ ngx_http_iamsmart_department_item(ngx_conf_t *cf, ngx_command_t *dummy,
         return NGX_CONF_OK;
     }
 
+    if (ngx_strcmp(value[0].data, "client_keys") == 0) {
+        return ngx_http_iamsmart_department_client_keys(cf, dept, &value[1]);
+    }
+
     if (ngx_strcmp(value[0].data, "audience") == 0) {
         field = &dept->audience;
 
@@ -190,6 +197,56 @@ ngx_http_iamsmart_department_item(ngx_conf_t *cf, ngx_command_t *dummy,
     *field = value[1];
 
     return NGX_CONF_OK;
+}
+
+
+/* The keys a department signs its exchange credentials with (a JWKS, a
+ * JWK, a PEM public key, or an oct secret the gateway issued). */
+static char *
+ngx_http_iamsmart_department_client_keys(ngx_conf_t *cf,
+    ngx_http_iamsmart_department_t *dept, ngx_str_t *name)
+{
+    iams_err             err;
+    ngx_str_t            path;
+    ngx_pool_cleanup_t  *cln;
+
+    if (dept->client_keys != NULL) {
+        return "has client_keys twice";
+    }
+
+    path = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (iams_jwks_load_file((char *) path.data, &dept->client_keys, &err)
+        != IAMS_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "iamsmart_department \"%V\": client_keys \"%V\": "
+                           "%s%s%s", &dept->name, &path,
+                           iams_status_str(err.status),
+                           err.detail[0] ? ": " : "", err.detail);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_iamsmart_jwks_free;
+    cln->data = dept->client_keys;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_iamsmart_jwks_free(void *data)
+{
+    iams_jwks_free(data);
 }
 
 

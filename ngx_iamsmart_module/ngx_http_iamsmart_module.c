@@ -25,6 +25,8 @@ static char *ngx_http_iamsmart_scopes(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_iamsmart_audit_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_http_iamsmart_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -216,6 +218,20 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       (void *) ngx_http_iamsmart_consent_handler },
+
+    { ngx_string("iamsmart_exchange"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_exchange_handler },
+
+    { ngx_string("iamsmart_audit_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_iamsmart_audit_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("iamsmart_jwks"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -825,6 +841,29 @@ ngx_http_iamsmart_scopes(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     mcf->scopes.len = p - mcf->scopes.data;
+
+    return NGX_CONF_OK;
+}
+
+
+/* reopened with the logs (USR1); one line is one write */
+static char *
+ngx_http_iamsmart_audit_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_iamsmart_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+
+    if (mcf->audit_file != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    mcf->audit_file = ngx_conf_open_file(cf->cycle, &value[1]);
+    if (mcf->audit_file == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
