@@ -453,6 +453,7 @@ ngx_int_t ngx_http_iamsmart_consent_key(ngx_pool_t *pool, ngx_str_t *id,
     const char *suffix, ngx_str_t *key);
 ngx_int_t ngx_http_iamsmart_citizen_ref(ngx_http_iamsmart_main_conf_t *mcf,
     iams_session *s, char *out);
+json_t *ngx_http_iamsmart_holders(ngx_http_iamsmart_main_conf_t *mcf);
 
 /* ngx_http_iamsmart_exchange.c */
 ngx_int_t ngx_http_iamsmart_exchange_handler(ngx_http_request_t *r);

@@ -12,6 +12,9 @@
  *   POST /my/consents/<id>/pause       } state changes; each POST carries
  *   POST /my/consents/<id>/resume      } the page's CSRF token and must
  *   POST /my/consents/<id>/revoke      } come from this site
+ *   GET  /my/consents/data             "my data": which departments hold
+ *                                      which data sets, the consents, and
+ *                                      every release of the citizen's data
  *
  * A grant is written with one script (record and the citizen's index
  * together) and acknowledged only after Redis answered, so with
@@ -60,6 +63,7 @@ typedef enum {
     NGX_HTTP_IAMSMART_CS_CHANGE_START,
     NGX_HTTP_IAMSMART_CS_LIST_IDS,
     NGX_HTTP_IAMSMART_CS_LIST_RECORDS,
+    NGX_HTTP_IAMSMART_CS_HISTORY,
     NGX_HTTP_IAMSMART_CS_VIEW_RECORD,
     NGX_HTTP_IAMSMART_CS_VIEW_LOG,
     NGX_HTTP_IAMSMART_CS_GRANTED,
@@ -83,6 +87,7 @@ typedef struct {
     iams_consent                    *consent;    /* pool cleanup */
     json_t                          *out;        /* answer being built */
     ngx_uint_t                       retries;
+    unsigned                         my_data:1;
 } ngx_http_iamsmart_consent_req_t;
 
 
@@ -233,6 +238,18 @@ ngx_http_iamsmart_consent_handler(ngx_http_request_t *r)
             return NGX_HTTP_NOT_ALLOWED;
         }
 
+        cr->step = NGX_HTTP_IAMSMART_CS_START;
+        return ngx_http_iamsmart_consent_step(r, cr);
+    }
+
+    if (cr->id.len == 4 && ngx_strncmp(cr->id.data, "data", 4) == 0
+        && cr->action.len == 0)
+    {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        cr->my_data = 1;
         cr->step = NGX_HTTP_IAMSMART_CS_START;
         return ngx_http_iamsmart_consent_step(r, cr);
     }
@@ -442,8 +459,9 @@ ngx_http_iamsmart_consent_step(ngx_http_request_t *r,
     case NGX_HTTP_IAMSMART_CS_LIST_IDS:
 
         if (cr->redis.nelements == 0) {
-            return ngx_http_iamsmart_consent_answer(r, cr, NGX_HTTP_OK,
-                       json_pack("{s:[]}", "consents"));
+            cr->redis.nelements = 0;
+            cr->step = NGX_HTTP_IAMSMART_CS_LIST_RECORDS;
+            return ngx_http_iamsmart_consent_step(r, cr);
         }
 
         argv[0] = "MGET";
@@ -494,8 +512,34 @@ ngx_http_iamsmart_consent_step(ngx_http_request_t *r,
             json_array_append_new(list, item);
         }
 
-        return ngx_http_iamsmart_consent_answer(r, cr, NGX_HTTP_OK,
-                                 json_pack("{s:o}", "consents", list));
+        if (!cr->my_data) {
+            return ngx_http_iamsmart_consent_answer(r, cr, NGX_HTTP_OK,
+                                     json_pack("{s:o}", "consents", list));
+        }
+
+        cr->out = json_pack("{s:o, s:o}", "consents", list,
+                            "holders", ngx_http_iamsmart_holders(cr->mcf));
+        if (cr->out == NULL
+            || ngx_http_iamsmart_json_add_cleanup(r->pool, cr->out) != NGX_OK
+            || ngx_http_iamsmart_history_key(r->pool, cr->citizen, &key)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        argv[0] = "LRANGE";
+        argvlen[0] = 6;
+        argv[1] = (char *) key.data;
+        argvlen[1] = key.len;
+        argv[2] = "0";
+        argvlen[2] = 1;
+        argv[3] = "199";
+        argvlen[3] = 3;
+
+        return ngx_http_iamsmart_consent_wait(r, cr,
+                                              NGX_HTTP_IAMSMART_CS_HISTORY,
+                                              4, argv, argvlen);
+
 
     case NGX_HTTP_IAMSMART_CS_VIEW_START:
 
@@ -575,20 +619,23 @@ ngx_http_iamsmart_consent_step(ngx_http_request_t *r,
                                               NGX_HTTP_IAMSMART_CS_VIEW_LOG,
                                               4, argv, argvlen);
 
-    case NGX_HTTP_IAMSMART_CS_VIEW_LOG:
+    case NGX_HTTP_IAMSMART_CS_HISTORY:      /* "my data": releases */
+    case NGX_HTTP_IAMSMART_CS_VIEW_LOG:     /* one consent: its usage */
 
         list = json_array();
 
         for (i = 0; list && i < cr->redis.nelements; i++) {
-            item = json_loadb((char *) cr->redis.elements[i].str.data,
-                              cr->redis.elements[i].str.len, 0, NULL);
+            item = iams_json_parse_object(
+                       (char *) cr->redis.elements[i].str.data,
+                       cr->redis.elements[i].str.len, 8192, NULL);
             if (item) {
                 json_object_del(item, "citizen");
                 json_array_append_new(list, item);
             }
         }
 
-        json_object_set_new(cr->out, "usage", list ? list : json_array());
+        json_object_set_new(cr->out, cr->my_data ? "releases" : "usage",
+                            list ? list : json_array());
 
         return ngx_http_iamsmart_consent_answer(r, cr, NGX_HTTP_OK,
                                                 json_incref(cr->out));
@@ -1098,6 +1145,51 @@ ngx_http_iamsmart_consent_page(ngx_http_request_t *r,
 
 
 /* ---- helpers ---- */
+
+
+/* Which department holds which data sets, from the adapters' metadata. */
+json_t *
+ngx_http_iamsmart_holders(ngx_http_iamsmart_main_conf_t *mcf)
+{
+    size_t                        len;
+    json_t                       *holders, *d, *sets, *set;
+    ngx_uint_t                    i, j;
+    const char                   *text;
+    ngx_http_iamsmart_adapter_t  *a;
+
+    holders = json_array();
+
+    if (holders == NULL || mcf->adapters == NULL) {
+        return holders;
+    }
+
+    a = mcf->adapters->elts;
+
+    for (i = 0; i < mcf->adapters->nelts; i++) {
+        text = iams_adapter_describe_json(a[i].adapter, &len);
+        d = text ? json_loadb(text, len, 0, NULL) : NULL;
+
+        if (d == NULL) {
+            continue;
+        }
+
+        sets = json_array();
+
+        json_array_foreach(json_object_get(d, "datasets"), j, set) {
+            json_array_append_new(sets, json_pack("{s:O, s:O}",
+                                      "id", json_object_get(set, "id"),
+                                      "name", json_object_get(set, "name")));
+        }
+
+        json_array_append_new(holders, json_pack("{s:O, s:o}",
+                                  "department", json_object_get(d,
+                                                             "department"),
+                                  "datasets", sets));
+        json_decref(d);
+    }
+
+    return holders;
+}
 
 
 static ngx_int_t
