@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <hiredis/hiredis.h>
 #include <iamsmart/adapter_host.h>
+#include <iamsmart/consent.h>
 #include <iamsmart/encoding.h>
 #include <iamsmart/jose.h>
 #include <iamsmart/pairwise.h>
@@ -268,6 +269,7 @@ typedef struct {
     char                               login_statebuf[IAMS_STATE_LEN + 1];
     void                              *login;         /* content handler's */
     void                              *stepup;        /* _stepup.c state */
+    void                              *exchange;      /* _exchange.c */
 } ngx_http_iamsmart_ctx_t;
 
 
@@ -285,6 +287,45 @@ typedef struct {
     const char                         *error;     /* static token */
     ngx_str_t                           data;      /* canonical data, pool */
 } ngx_http_iamsmart_source_call_t;
+
+
+/* One consented exchange (ngx_http_iamsmart_exchange.c) */
+typedef enum {
+    NGX_HTTP_IAMSMART_EX_READ = 0,       /* waiting for the consent */
+    NGX_HTTP_IAMSMART_EX_COUNT,          /* waiting for the use count */
+    NGX_HTTP_IAMSMART_EX_SOURCES,        /* waiting for the departments */
+    NGX_HTTP_IAMSMART_EX_AUDIT           /* waiting for the audit write */
+} ngx_http_iamsmart_ex_step_e;
+
+
+typedef struct {
+    ngx_http_iamsmart_main_conf_t     *mcf;
+    ngx_http_iamsmart_ex_step_e        step;
+    ngx_http_iamsmart_redis_wait_t     redis;
+
+    ngx_http_iamsmart_department_t    *requester;
+    json_t                            *body;        /* pool cleanup */
+    ngx_str_t                          consent_id;
+    ngx_str_t                          subject;
+    ngx_str_t                          service;
+    ngx_str_t                          purpose;
+    iams_span                         *items;
+    size_t                             nitems;
+    iams_consent                      *consent;     /* pool cleanup */
+    char                               request_id[33];
+
+    ngx_http_iamsmart_source_call_t   *sources;     /* one per department */
+    ngx_str_t                         *source_items; /* JSON item lists */
+    size_t                             nsources;
+
+    ngx_uint_t                         status;      /* the answer */
+    json_t                            *answer;
+
+    /* what to do with the answer; NULL: send it (the exchange endpoint) */
+    ngx_int_t                        (*done)(ngx_http_request_t *r,
+                                             void *data);
+    void                              *data;
+} ngx_http_iamsmart_exchange_t;
 
 
 /* An encrypted platform API call with its CEK (ngx_http_iamsmart_pcall.c) */
@@ -457,6 +498,8 @@ json_t *ngx_http_iamsmart_holders(ngx_http_iamsmart_main_conf_t *mcf);
 
 /* ngx_http_iamsmart_exchange.c */
 ngx_int_t ngx_http_iamsmart_exchange_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_iamsmart_exchange_run(ngx_http_request_t *r,
+    ngx_http_iamsmart_exchange_t *ex);
 ngx_int_t ngx_http_iamsmart_history_key(ngx_pool_t *pool,
     const char *citizen, ngx_str_t *key);
 

@@ -37,37 +37,8 @@
     NGX_HTTP_IAMSMART_REDIS_PREFIX "audit:v1"
 
 
-typedef enum {
-    NGX_HTTP_IAMSMART_EX_READ = 0,       /* waiting for the consent */
-    NGX_HTTP_IAMSMART_EX_COUNT,          /* waiting for the use count */
-    NGX_HTTP_IAMSMART_EX_SOURCES,        /* waiting for the departments */
-    NGX_HTTP_IAMSMART_EX_AUDIT           /* waiting for the audit write */
-} ngx_http_iamsmart_ex_step_e;
 
 
-typedef struct {
-    ngx_http_iamsmart_main_conf_t     *mcf;
-    ngx_http_iamsmart_ex_step_e        step;
-    ngx_http_iamsmart_redis_wait_t     redis;
-
-    ngx_http_iamsmart_department_t    *requester;
-    json_t                            *body;        /* pool cleanup */
-    ngx_str_t                          consent_id;
-    ngx_str_t                          subject;
-    ngx_str_t                          service;
-    ngx_str_t                          purpose;
-    iams_span                         *items;
-    size_t                             nitems;
-    iams_consent                      *consent;     /* pool cleanup */
-    char                               request_id[33];
-
-    ngx_http_iamsmart_source_call_t   *sources;     /* one per department */
-    ngx_str_t                         *source_items; /* JSON item lists */
-    size_t                             nsources;
-
-    ngx_uint_t                         status;      /* the answer */
-    json_t                            *answer;
-} ngx_http_iamsmart_exchange_t;
 
 
 static void ngx_http_iamsmart_exchange_body(ngx_http_request_t *r);
@@ -112,8 +83,7 @@ ngx_http_iamsmart_exchange_handler(ngx_http_request_t *r)
     }
 
     ex->mcf = ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module);
-    ex->redis.resume = ngx_http_iamsmart_exchange_resume;
-    ctx->login = ex;
+    ctx->exchange = ex;
 
     ex->requester = ngx_http_iamsmart_exchange_client(r, ex->mcf);
 
@@ -248,7 +218,7 @@ ngx_http_iamsmart_exchange_body(ngx_http_request_t *r)
     ngx_http_iamsmart_exchange_t  *ex;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iamsmart_module);
-    ex = ctx->login;
+    ex = ctx->exchange;
 
     len = 0;
 
@@ -328,12 +298,8 @@ static ngx_int_t
 ngx_http_iamsmart_exchange_start(ngx_http_request_t *r,
     ngx_http_iamsmart_exchange_t *ex)
 {
-    size_t        i, argvlen[4];
-    json_t       *items, *it;
-    iams_err      err;
-    ngx_str_t     uses, lastk;
-    const char   *argv[4];
-    u_char        raw[16];
+    size_t   i;
+    json_t  *items, *it;
 
     items = json_object_get(ex->body, "items");
 
@@ -375,6 +341,30 @@ ngx_http_iamsmart_exchange_start(ngx_http_request_t *r,
         ex->items[i].data = json_string_value(it);
         ex->items[i].len = json_string_length(it);
     }
+
+    return ngx_http_iamsmart_exchange_run(r, ex);
+}
+
+
+/*
+ * Runs an exchange whose requester, consent id, subject, service, purpose
+ * and items are set: NGX_DONE while it waits (count raised), else the
+ * answer's rc.  With ex->done set, the answer goes to it instead.
+ */
+ngx_int_t
+ngx_http_iamsmart_exchange_run(ngx_http_request_t *r,
+    ngx_http_iamsmart_exchange_t *ex)
+{
+    size_t                    argvlen[4];
+    iams_err                  err;
+    ngx_str_t                 uses, lastk;
+    const char               *argv[4];
+    u_char                    raw[16];
+    ngx_http_iamsmart_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iamsmart_module);
+    ctx->exchange = ex;
+    ex->redis.resume = ngx_http_iamsmart_exchange_resume;
 
     if (iams_random_bytes(raw, sizeof(raw), &err) != IAMS_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -451,7 +441,7 @@ ngx_http_iamsmart_exchange_resume(ngx_http_request_t *r)
     ngx_http_iamsmart_exchange_t  *ex;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iamsmart_module);
-    ex = ctx->login;
+    ex = ctx->exchange;
 
     if (ex->redis.waiting) {
         return;
@@ -611,6 +601,10 @@ ngx_http_iamsmart_exchange_step(ngx_http_request_t *r,
 
         if (ex->redis.type == REDIS_REPLY_ERROR) {
             return ngx_http_iamsmart_unavailable(r, "audit not written");
+        }
+
+        if (ex->done) {
+            return ex->done(r, ex->data);
         }
 
         return ngx_http_iamsmart_send_json(r, ex->status, ex->answer);
