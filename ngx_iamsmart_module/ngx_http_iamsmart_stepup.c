@@ -75,8 +75,12 @@ typedef struct {
     ngx_str_t                        return_url;
     char                             session_key[IAMS_SESSION_KEY_MAX + 1];
     size_t                           session_key_len;
-    ngx_str_t                        outcome;     /* POST: "1", "0", code */
+    ngx_str_t                        outcome;     /* POST: "1", "0", code,
+                                                     or sealed e-ME data */
     ngx_str_t                        state;       /* POST: from content */
+    json_t                          *content;     /* POST: pool cleanup */
+    iams_reply                       reply;       /* POST */
+    ngx_uint_t                       eme;         /* an e-ME request */
 } ngx_http_iamsmart_stepup_cb_t;
 
 
@@ -91,10 +95,15 @@ static ngx_int_t ngx_http_iamsmart_stepup_page(ngx_http_request_t *r,
 static void ngx_http_iamsmart_stepup_post_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iamsmart_stepup_receive(ngx_http_request_t *r,
     ngx_http_iamsmart_stepup_cb_t *sc);
+static ngx_int_t ngx_http_iamsmart_stepup_outcome(ngx_http_request_t *r,
+    ngx_http_iamsmart_stepup_cb_t *sc, ngx_uint_t eme,
+    const char *session_key, size_t session_key_len);
 static ngx_int_t ngx_http_iamsmart_callback_signed(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, u_char *body, size_t len);
 static ngx_int_t ngx_http_iamsmart_stepup_return(ngx_http_request_t *r,
     ngx_http_iamsmart_stepup_cb_t *sc);
+static ngx_int_t ngx_http_iamsmart_stepup_ticket_redirect(
+    ngx_http_request_t *r, ngx_http_iamsmart_stepup_cb_t *sc);
 static ngx_int_t ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
     ngx_http_iamsmart_stepup_cb_t *sc);
 static void ngx_http_iamsmart_stepup_cb_resume(ngx_http_request_t *r);
@@ -325,11 +334,12 @@ ngx_http_iamsmart_stepup_initiated(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        record = json_pack("{s:s%, s:s, s:s%, s:I}",
+        record = json_pack("{s:s%, s:s, s:s%, s:I, s:s}",
                            "s", ctx->session_key, ctx->session_key_len,
                            "st", ctx->login_statebuf,
                            "r", return_url.data, return_url.len,
-                           "t", (json_int_t) ngx_time());
+                           "t", (json_int_t) ngx_time(),
+                           "k", "fr");
         text = record ? json_dumps(record, JSON_COMPACT) : NULL;
         json_decref(record);
 
@@ -557,7 +567,6 @@ ngx_http_iamsmart_stepup_receive(ngx_http_request_t *r,
     iams_reply           reply;
     ngx_chain_t         *cl;
     const char          *argv[2];
-    iams_stepup_result   result;
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
         return ngx_http_iamsmart_callback_answer(r, NGX_HTTP_BAD_REQUEST,
@@ -628,16 +637,6 @@ ngx_http_iamsmart_stepup_receive(ngx_http_request_t *r,
                                                  "no businessID");
     }
 
-    result.passed = 0;
-
-    if (reply.pcode == IAMS_PCODE_OK
-        && iams_stepup_result_parse(content, &result, &err) != IAMS_OK)
-    {
-        json_decref(content);
-        return ngx_http_iamsmart_callback_answer(r, NGX_HTTP_BAD_REQUEST,
-                                                 "D20001", err.detail);
-    }
-
     st = json_object_get(content, "state");
 
     if (!json_is_string(st)
@@ -647,7 +646,8 @@ ngx_http_iamsmart_stepup_receive(ngx_http_request_t *r,
                                         &sc->request_key) != NGX_OK
         || ngx_http_iamsmart_stepup_key(r->pool, json_string_value(bid),
                                         json_string_length(bid), ":outcome",
-                                        &sc->outcome_key) != NGX_OK)
+                                        &sc->outcome_key) != NGX_OK
+        || ngx_http_iamsmart_json_add_cleanup(r->pool, content) != NGX_OK)
     {
         json_decref(content);
         return ngx_http_iamsmart_callback_answer(r, NGX_HTTP_BAD_REQUEST,
@@ -655,35 +655,17 @@ ngx_http_iamsmart_stepup_receive(ngx_http_request_t *r,
                                                  "no valid state");
     }
 
+    /* what it means depends on the request it answers (step-up or e-ME) */
+    sc->content = content;
+    sc->reply = reply;
+
     sc->state.len = json_string_length(st);
     sc->state.data = ngx_pnalloc(r->pool, sc->state.len);
     if (sc->state.data == NULL) {
-        json_decref(content);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_memcpy(sc->state.data, json_string_value(st), sc->state.len);
-    json_decref(content);
-
-    /* "1" passed, "0" failed; otherwise the platform's code says why not */
-
-    if (reply.pcode == IAMS_PCODE_OK) {
-        if (result.passed) {
-            ngx_str_set(&sc->outcome, "1");
-
-        } else {
-            ngx_str_set(&sc->outcome, "0");
-        }
-
-    } else {
-        sc->outcome.len = ngx_strlen(reply.code);
-        sc->outcome.data = ngx_pnalloc(r->pool, sc->outcome.len);
-        if (sc->outcome.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(sc->outcome.data, reply.code, sc->outcome.len);
-    }
 
     /* the encryption proves nothing: only a pending request may be answered */
 
@@ -695,6 +677,99 @@ ngx_http_iamsmart_stepup_receive(ngx_http_request_t *r,
     return ngx_http_iamsmart_stepup_cb_wait(r, sc,
                                             NGX_HTTP_IAMSMART_SC_PENDING,
                                             2, argv, argvlen);
+}
+
+
+/*
+ * What the callback means for the request it answers: for a step-up "1"
+ * (passed), "0" (failed) or the platform's code; for an e-ME request the
+ * fields, sealed and bound to the session that asked (so that only that
+ * session's prefill opens them), or the platform's code.
+ */
+static ngx_int_t
+ngx_http_iamsmart_stepup_outcome(ngx_http_request_t *r,
+    ngx_http_iamsmart_stepup_cb_t *sc, ngx_uint_t eme,
+    const char *session_key, size_t session_key_len)
+{
+    u_char               *ctx;
+    char                 *text, *sealed;
+    size_t                len, ctx_len;
+    iams_err              err;
+    iams_status           st;
+    iams_data_result      dr;
+    iams_stepup_result    result;
+
+    sc->eme = eme;
+
+    if (sc->reply.pcode != IAMS_PCODE_OK) {
+        sc->outcome.len = ngx_strlen(sc->reply.code);
+        sc->outcome.data = ngx_pnalloc(r->pool, sc->outcome.len);
+        if (sc->outcome.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(sc->outcome.data, sc->reply.code, sc->outcome.len);
+        return NGX_OK;
+    }
+
+    if (!eme) {
+        if (iams_stepup_result_parse(sc->content, &result, &err) != IAMS_OK) {
+            return NGX_ERROR;
+        }
+
+        if (result.passed) {
+            ngx_str_set(&sc->outcome, "1");
+
+        } else {
+            ngx_str_set(&sc->outcome, "0");
+        }
+
+        return NGX_OK;
+    }
+
+    if (iams_data_result_parse(sc->content, &dr, &err) != IAMS_OK) {
+        return NGX_ERROR;
+    }
+
+    text = json_dumps(dr.fields, JSON_COMPACT);
+    iams_data_result_clear(&dr);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx_len = sc->outcome_key.len + session_key_len;
+    ctx = ngx_pnalloc(r->pool, ctx_len);
+    if (ctx == NULL) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(ctx, sc->outcome_key.data, sc->outcome_key.len),
+               session_key, session_key_len);
+
+    st = iams_seal(sc->mcf->keyring, IAMS_KEY_LOGIN_STATE, "e1", ctx,
+                   ctx_len, (unsigned char *) text, ngx_strlen(text),
+                   &sealed, &len, &err);
+
+    OPENSSL_cleanse(text, ngx_strlen(text));
+    free(text);
+
+    if (st != IAMS_OK) {
+        return NGX_ERROR;
+    }
+
+    sc->outcome.data = ngx_pnalloc(r->pool, len);
+    if (sc->outcome.data == NULL) {
+        free(sealed);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(sc->outcome.data, sealed, len);
+    sc->outcome.len = len;
+    free(sealed);
+
+    return NGX_OK;
 }
 
 
@@ -947,11 +1022,19 @@ ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
             free(pt);
 
             st = json_object_get(record, "st");
+            s = json_object_get(record, "s");
 
-            if (json_is_string(st)
+            if (json_is_string(st) && json_is_string(s)
                 && json_string_length(st) == sc->state.len
                 && CRYPTO_memcmp(json_string_value(st), sc->state.data,
-                                 sc->state.len) == 0)
+                                 sc->state.len) == 0
+                && ngx_http_iamsmart_stepup_outcome(r, sc,
+                       json_is_string(json_object_get(record, "k"))
+                       && ngx_strcmp(json_string_value(
+                                         json_object_get(record, "k")),
+                                     "eme") == 0,
+                       json_string_value(s), json_string_length(s))
+                   == NGX_OK)
             {
                 rc = NGX_OK;
             }
@@ -970,8 +1053,8 @@ ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
         }
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "iamsmart: step-up outcome %V stored at %V",
-                      &sc->outcome, &sc->outcome_key);
+                      "iamsmart: %s outcome stored at %V",
+                      sc->eme ? "e-ME" : "step-up", &sc->outcome_key);
 
         argv[0] = "SET";
         argvlen[0] = 3;
@@ -1075,12 +1158,22 @@ ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
 
         ngx_memcpy(sc->return_url.data, json_string_value(u),
                    sc->return_url.len);
+
+        sc->eme = json_is_string(json_object_get(record, "k"))
+                  && ngx_strcmp(json_string_value(json_object_get(record,
+                                                                  "k")),
+                                "eme") == 0;
         json_decref(record);
 
         if (iams_return_url_check((char *) sc->return_url.data,
                                   sc->return_url.len, &err) != IAMS_OK)
         {
             ngx_str_set(&sc->return_url, "/");
+        }
+
+        if (sc->eme) {
+            /* the prefill reads the data itself, with this ticket */
+            return ngx_http_iamsmart_stepup_ticket_redirect(r, sc);
         }
 
         argv[0] = "GET";
@@ -1221,6 +1314,30 @@ ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
 
         return ngx_http_iamsmart_redirect(r, &sc->return_url);
     }
+}
+
+
+static ngx_int_t
+ngx_http_iamsmart_stepup_ticket_redirect(ngx_http_request_t *r,
+    ngx_http_iamsmart_stepup_cb_t *sc)
+{
+    u_char     *p;
+    ngx_str_t   to;
+
+    to.len = sc->return_url.len + sizeof("&ticket=") - 1
+             + sc->business_id.len;
+    to.data = ngx_pnalloc(r->pool, to.len);
+    if (to.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(to.data, sc->return_url.data, sc->return_url.len);
+    p = ngx_cpymem(p, ngx_strlchr(sc->return_url.data,
+                                  sc->return_url.data + sc->return_url.len,
+                                  '?') ? "&ticket=" : "?ticket=", 8);
+    ngx_memcpy(p, sc->business_id.data, sc->business_id.len);
+
+    return ngx_http_iamsmart_redirect(r, &to);
 }
 
 
