@@ -503,6 +503,9 @@ ngx_int_t ngx_http_iamsmart_exchange_run(ngx_http_request_t *r,
 ngx_int_t ngx_http_iamsmart_history_key(ngx_pool_t *pool,
     const char *citizen, ngx_str_t *key);
 
+/* ngx_http_iamsmart_prefill.c */
+ngx_int_t ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r);
+
 /* ngx_http_iamsmart_data.c */
 ngx_int_t ngx_http_iamsmart_canonical_query(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_department_t *dept,

@@ -233,6 +233,13 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       0,
       NULL },
 
+    { ngx_string("iamsmart_prefill"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_iamsmart_content,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) ngx_http_iamsmart_prefill_handler },
+
     { ngx_string("iamsmart_jwks"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_iamsmart_content,
@@ -893,7 +900,8 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      * block requires must not apply to them.
      */
     if (clcf->handler == ngx_http_iamsmart_data_handler
-        || clcf->handler == ngx_http_iamsmart_consent_handler)
+        || clcf->handler == ngx_http_iamsmart_consent_handler
+        || clcf->handler == ngx_http_iamsmart_prefill_handler)
     {
         lcf->needs_session = 1;
 
