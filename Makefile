@@ -208,6 +208,13 @@ clean:
 
 unit unit-asan: | adapters
 
+# the adapter tests and the adapter fuzz target compile adapter sources in
+ADAPTER_SRC  := $(wildcard adapters/*/*.c adapters/*/*.h)
+$(filter $(BUILD)/tests/test_adapter_% $(BUILD)/asan/tests/test_adapter_% \
+         %/fuzz_adapter_response,$(UNIT_BIN) $(UNIT_BIN_SAN) \
+         $(FUZZ_REPLAY) $(FUZZ_BIN)): $(ADAPTER_SRC) \
+                                      tests/unit/test_adapter_env.h
+
 sandbox-test: adapter-sandbox-test
 
 .PHONY: adapter-sandbox-test

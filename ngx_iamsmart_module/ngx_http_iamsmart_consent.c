@@ -1058,6 +1058,7 @@ ngx_http_iamsmart_consent_page(ngx_http_request_t *r,
     u_char                     *p, *q, csrf[NGX_HTTP_IAMSMART_CSRF_LEN];
     size_t                      len;
     json_t                     *terms, *src, *it;
+    ngx_tm_t                    tm;
     ngx_str_t                   args, error;
     ngx_uint_t                  i, j;
     ngx_http_complex_value_t    cv;
@@ -1123,11 +1124,13 @@ ngx_http_iamsmart_consent_page(ngx_http_request_t *r,
         }
     }
 
-    p = ngx_sprintf(p, "</ul>\n<p>Valid until / 有效期至: %T (Unix time)"
-                    "</p>\n<form method=\"post\" action=\"%V\">\n"
+    ngx_gmtime((time_t) json_integer_value(json_object_get(terms, "expires")),
+               &tm);
+
+    p = ngx_sprintf(p, "</ul>\n<p>Valid until / 有效期至: %4d-%02d-%02d "
+                    "(UTC)</p>\n<form method=\"post\" action=\"%V\">\n"
                     "<input type=\"hidden\" name=\"csrf\" value=\"%*s\">\n",
-                    (time_t) json_integer_value(json_object_get(terms,
-                                                                "expires")),
+                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                     &cr->prefix, (size_t) NGX_HTTP_IAMSMART_CSRF_LEN, csrf);
 
     /* the terms travel back exactly as shown */

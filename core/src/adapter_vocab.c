@@ -482,7 +482,7 @@ iams_premises_ok(const json_t *obj, int depth)
             continue;
         }
 
-        if (!json_is_object(v) || depth == 0 || !iams_premises_ok(v, 0)) {
+        if (!json_is_object(v) || depth == 0 || !iams_premises_ok(v, depth - 1)) {
             return 0;
         }
     }
