@@ -101,6 +101,7 @@ typedef struct {
     ngx_flag_t                       exempt;        /* our public endpoints:
                                                        no inherited checks */
     ngx_flag_t                       needs_session; /* iamsmart_data */
+    ngx_flag_t                       needs_callback; /* iamsmart_prefill */
 } ngx_http_iamsmart_loc_conf_t;
 
 
@@ -320,6 +321,9 @@ typedef struct {
 
     ngx_uint_t                         status;      /* the answer */
     json_t                            *answer;
+
+    unsigned                           subset:1;    /* ask only for the
+                                                       consented items */
 
     /* what to do with the answer; NULL: send it (the exchange endpoint) */
     ngx_int_t                        (*done)(ngx_http_request_t *r,

@@ -465,7 +465,7 @@ static ngx_int_t
 ngx_http_iamsmart_exchange_step(ngx_http_request_t *r,
     ngx_http_iamsmart_exchange_t *ex)
 {
-    size_t                            argvlen[11];
+    size_t                            i, n, argvlen[11];
     int64_t                           index, ttl;
     iams_err                          err;
     ngx_str_t                         uses, period, lastk;
@@ -516,6 +516,25 @@ ngx_http_iamsmart_exchange_step(ngx_http_request_t *r,
 
         iams_consent_set_usage(c, ngx_atoof(e[1].str.data, e[1].str.len),
                                ngx_atoof(e[2].str.data, e[2].str.len));
+
+        if (ex->subset) {
+            /* a form asks for what it could use: keep what is consented */
+            for (i = 0, n = 0; i < ex->nitems; i++) {
+                if (iams_consent_item_source(c, ex->items[i].data,
+                                             ex->items[i].len) >= 0)
+                {
+                    ex->items[n++] = ex->items[i];
+                }
+            }
+
+            ex->nitems = n;
+
+            if (n == 0) {
+                ex->status = NGX_HTTP_OK;
+                ex->answer = NULL;
+                return ex->done(r, ex->data);
+            }
+        }
 
         ngx_memzero(&q, sizeof(iams_consent_query));
         q.department.data = (char *) ex->requester->name.data;

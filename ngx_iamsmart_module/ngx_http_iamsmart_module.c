@@ -904,6 +904,8 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         || clcf->handler == ngx_http_iamsmart_prefill_handler)
     {
         lcf->needs_session = 1;
+        lcf->needs_callback =
+                         (clcf->handler == ngx_http_iamsmart_prefill_handler);
 
     } else {
         lcf->exempt = 1;
@@ -956,6 +958,18 @@ ngx_http_iamsmart_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->require_fr = 0;
         ngx_str_null(&conf->bridge_name);
         conf->jwt.mode = NGX_HTTP_IAMSMART_JWT_OFF;
+    }
+
+    if (conf->needs_callback) {
+        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+
+        if (mcf->stepup_uri.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"iamsmart_prefill\" needs "
+                               "\"iamsmart_stepup_uri\", the platform "
+                               "callback URI");
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (conf->needs_session && !conf->auth) {

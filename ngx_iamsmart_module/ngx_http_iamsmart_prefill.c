@@ -579,6 +579,7 @@ ngx_http_iamsmart_prefill_gather(ngx_http_request_t *r,
     ex->purpose = purpose;
     ex->done = ngx_http_iamsmart_prefill_exchanged;
     ex->data = pf;
+    ex->subset = 1;
 
     ex->subject.data = ngx_pnalloc(r->pool, IAMS_PAIRWISE_SUB_LEN + 1);
     if (ex->subject.data == NULL
