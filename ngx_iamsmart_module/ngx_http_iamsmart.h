@@ -124,6 +124,7 @@ typedef struct {
     ngx_str_t                   logout_redirect;
 
     ngx_flag_t                  sessions_used; /* some iamsmart_auth on */
+    ngx_flag_t                  redis_used;    /* iamsmart_exchange */
 
     /* the iAM Smart platform */
     ngx_str_t                   platform_url;  /* public, for browsers */

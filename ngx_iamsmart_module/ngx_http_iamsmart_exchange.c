@@ -822,7 +822,19 @@ ngx_http_iamsmart_exchange_finish(ngx_http_request_t *r,
         }
     }
 
-    ex->status = released ? NGX_HTTP_OK : NGX_HTTP_BAD_GATEWAY;
+    /* nothing released: the sources' own status when they agree (504 for
+     * timeouts, 404 for "no such record"), else 502 */
+    ex->status = NGX_HTTP_OK;
+
+    if (released == 0) {
+        ex->status = ex->sources[0].status;
+
+        for (i = 1; i < ex->nsources; i++) {
+            if (ex->sources[i].status != ex->status) {
+                ex->status = NGX_HTTP_BAD_GATEWAY;
+            }
+        }
+    }
     ex->answer = json_pack("{s:s%, s:s, s:o, s:o}",
                            "consent", ex->consent_id.data, ex->consent_id.len,
                            "request_id", ex->request_id,

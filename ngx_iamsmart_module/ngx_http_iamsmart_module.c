@@ -911,11 +911,16 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         lcf->exempt = 1;
     }
 
-    /* the published keys and the catalogue need no sessions */
-    if (clcf->handler != ngx_http_iamsmart_jwks_handler
-        && clcf->handler != ngx_http_iamsmart_catalogue_handler)
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
+
+    /* the published keys and the catalogue need nothing; the exchange,
+     * run by departments, needs Redis but no citizen sessions */
+    if (clcf->handler == ngx_http_iamsmart_exchange_handler) {
+        mcf->redis_used = 1;
+
+    } else if (clcf->handler != ngx_http_iamsmart_jwks_handler
+               && clcf->handler != ngx_http_iamsmart_catalogue_handler)
     {
-        mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_iamsmart_module);
         mcf->sessions_used = 1;
     }
 
@@ -1048,6 +1053,12 @@ ngx_http_iamsmart_postconfiguration(ngx_conf_t *cf)
     if (ngx_http_iamsmart_build_jwks(cf, mcf) != NGX_OK
         || ngx_http_iamsmart_adapters_link(cf, mcf) != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    if (mcf->redis_used && !mcf->redis_enabled) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"iamsmart_exchange\" needs \"iamsmart_redis\"");
         return NGX_ERROR;
     }
 
