@@ -84,6 +84,7 @@ typedef struct {
     ngx_str_t                        action;     /* pause, resume, revoke */
     ngx_str_t                        record_key;
     ngx_str_t                        old_text;   /* CAS */
+    ngx_str_t                        return_url; /* the requester's page */
     iams_consent                    *consent;    /* pool cleanup */
     json_t                          *out;        /* answer being built */
     ngx_uint_t                       retries;
@@ -113,6 +114,10 @@ static ngx_int_t ngx_http_iamsmart_form_value(ngx_http_request_t *r,
 static ngx_int_t ngx_http_iamsmart_consent_load(ngx_http_request_t *r,
     ngx_http_iamsmart_consent_req_t *cr, ngx_str_t *text);
 static void ngx_http_iamsmart_consent_cleanup(void *data);
+static ngx_int_t ngx_http_iamsmart_consent_artefact(ngx_http_request_t *r,
+    ngx_http_iamsmart_consent_req_t *cr, json_t *out);
+static ngx_int_t ngx_http_iamsmart_consent_return(ngx_http_request_t *r,
+    ngx_http_iamsmart_consent_req_t *cr, json_t *item);
 
 
 /* ---- keys ---- */
@@ -424,10 +429,11 @@ static ngx_int_t
 ngx_http_iamsmart_consent_step(ngx_http_request_t *r,
     ngx_http_iamsmart_consent_req_t *cr)
 {
-    size_t                          i, argvlen[16];
+    size_t                          i;
+    size_t                          argvlen[NGX_HTTP_IAMSMART_CONSENT_LIST_MAX + 1];
     json_t                         *list, *item;
     ngx_str_t                       key, text;
-    const char                     *argv[16];
+    const char                     *argv[NGX_HTTP_IAMSMART_CONSENT_LIST_MAX + 1];
     ngx_http_iamsmart_redis_value_t  *v;
 
     if (cr->step != NGX_HTTP_IAMSMART_CS_START
@@ -467,7 +473,10 @@ ngx_http_iamsmart_consent_step(ngx_http_request_t *r,
         argv[0] = "MGET";
         argvlen[0] = 4;
 
-        for (i = 0; i < cr->redis.nelements && i < 15; i++) {
+        for (i = 0;
+             i < cr->redis.nelements && i < NGX_HTTP_IAMSMART_CONSENT_LIST_MAX;
+             i++)
+        {
             if (ngx_http_iamsmart_consent_key(r->pool,
                                               &cr->redis.elements[i].str, "",
                                               &key)
@@ -600,6 +609,10 @@ ngx_http_iamsmart_consent_step(ngx_http_request_t *r,
             iams_consent_status_name(
                 iams_consent_effective_status(cr->consent, ngx_time()))));
 
+        if (ngx_http_iamsmart_consent_artefact(r, cr, cr->out) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         if (ngx_http_iamsmart_consent_key(r->pool, &cr->id, ":log", &key)
             != NGX_OK)
         {
@@ -654,9 +667,25 @@ ngx_http_iamsmart_consent_step(ngx_http_request_t *r,
         cr->id.data = (u_char *) cr->consent->id;
         cr->id.len = ngx_strlen(cr->consent->id);
 
+        item = json_pack("{s:s, s:s}", "id", cr->consent->id,
+                         "status", "ACTIVE");
+
+        if (item != NULL
+            && ngx_http_iamsmart_consent_artefact(r, cr, item) != NGX_OK)
+        {
+            json_decref(item);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* back to the requesting service, with the proof of consent */
+        if (cr->return_url.len && item != NULL
+            && !ngx_http_iamsmart_wants_json(r))
+        {
+            return ngx_http_iamsmart_consent_return(r, cr, item);
+        }
+
         return ngx_http_iamsmart_consent_answer(r, cr, NGX_HTTP_CREATED,
-                   json_pack("{s:s, s:s}", "id", cr->consent->id,
-                             "status", "ACTIVE"));
+                                                item);
 
     case NGX_HTTP_IAMSMART_CS_CHANGE_START:
 
@@ -1001,6 +1030,12 @@ ngx_http_iamsmart_consent_grant(ngx_http_request_t *r,
                              ngx_time(), &c, &err);
     json_decref(terms);
 
+    if (ngx_http_iamsmart_form_value(r, form, "return", &cr->return_url)
+        != NGX_OK)
+    {
+        ngx_str_null(&cr->return_url);
+    }
+
     if (st != IAMS_OK) {
         return ngx_http_iamsmart_consent_answer(r, cr, NGX_HTTP_BAD_REQUEST,
                    json_pack("{s:s, s:s}", "error", "invalid_terms",
@@ -1148,6 +1183,118 @@ ngx_http_iamsmart_consent_page(ngx_http_request_t *r,
 
 
 /* ---- helpers ---- */
+
+
+/*
+ * The signed artefact (iams_consent_sign, with the gateway's first signing
+ * key) the requester keeps as proof; omitted when no key is configured.
+ */
+static ngx_int_t
+ngx_http_iamsmart_consent_artefact(ngx_http_request_t *r,
+    ngx_http_iamsmart_consent_req_t *cr, json_t *out)
+{
+    char                             *jws;
+    size_t                            len;
+    iams_err                          err;
+    ngx_http_iamsmart_signing_key_t  *key;
+
+    if (cr->mcf->signing_keys == NULL) {
+        return NGX_OK;
+    }
+
+    key = cr->mcf->signing_keys->elts;
+
+    if (iams_consent_sign(cr->consent, key[0].key, key[0].alg,
+                          (char *) key[0].kid.data,
+                          (char *) cr->mcf->issuer.data, &jws, &len, &err)
+        != IAMS_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "iamsmart: consent artefact not signed: %s",
+                      err.detail);
+        return NGX_ERROR;
+    }
+
+    json_object_set_new(out, "artefact", json_stringn(jws, len));
+    free(jws);
+
+    return NGX_OK;
+}
+
+
+/*
+ * 303 to the requesting department's page with ?consent=&artefact=; only
+ * to an address under the department's audience URL, never elsewhere.
+ */
+static ngx_int_t
+ngx_http_iamsmart_consent_return(ngx_http_request_t *r,
+    ngx_http_iamsmart_consent_req_t *cr, json_t *item)
+{
+    u_char                          *p;
+    size_t                           len;
+    ngx_str_t                        to, name;
+    const char                      *artefact;
+    ngx_http_iamsmart_department_t  *dept;
+
+    name.data = (u_char *) cr->consent->requester.department;
+    name.len = ngx_strlen(cr->consent->requester.department);
+    dept = ngx_http_iamsmart_find_department(cr->mcf, &name);
+
+    artefact = json_string_value(json_object_get(item, "artefact"));
+
+    if (dept == NULL
+        || dept->audience.len < 9
+        || ngx_strncmp(dept->audience.data, "https://", 8) != 0
+        || cr->return_url.len <= dept->audience.len
+        || ngx_strncmp(cr->return_url.data, dept->audience.data,
+                       dept->audience.len) != 0
+        || cr->return_url.data[dept->audience.len] != '/'
+        || ngx_strlchr(cr->return_url.data,
+                       cr->return_url.data + cr->return_url.len, '#')
+        || ngx_strlchr(cr->return_url.data,
+                       cr->return_url.data + cr->return_url.len, '\\'))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iamsmart: consent return address refused: not under "
+                      "the requesting department's audience URL");
+        return ngx_http_iamsmart_consent_answer(r, cr, NGX_HTTP_CREATED,
+                                                item);
+    }
+
+    len = cr->return_url.len + sizeof("?consent=&artefact=")
+          + ngx_strlen(cr->consent->id) + (artefact ? ngx_strlen(artefact)
+                                                    : 0);
+    to.data = ngx_pnalloc(r->pool, len);
+    if (to.data == NULL) {
+        json_decref(item);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(to.data, cr->return_url.data, cr->return_url.len);
+    p = ngx_sprintf(p, "%sconsent=%s",
+                    ngx_strlchr(cr->return_url.data,
+                                cr->return_url.data + cr->return_url.len, '?')
+                    ? "&" : "?", cr->consent->id);
+
+    if (artefact) {
+        p = ngx_sprintf(p, "&artefact=%s", artefact);
+    }
+
+    to.len = p - to.data;
+    json_decref(item);
+
+    for (p = to.data; p < to.data + to.len; p++) {
+        if (*p < 0x21 || *p > 0x7e) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+    }
+
+    if (ngx_http_iamsmart_redirect(r, &to) != NGX_HTTP_MOVED_TEMPORARILY) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_SEE_OTHER;
+}
 
 
 /* Which department holds which data sets, from the adapters' metadata. */

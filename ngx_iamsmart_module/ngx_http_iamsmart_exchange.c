@@ -955,7 +955,8 @@ ngx_http_iamsmart_exchange_audit(ngx_http_request_t *r,
         }
     }
 
-    if (ev->consent_id.data != NULL) {
+    /* only an existing consent gets a usage list (no keys on demand) */
+    if (ev->consent_id.data != NULL && ex->consent != NULL) {
         key.data = (u_char *) ev->consent_id.data;
         key.len = ev->consent_id.len;
 

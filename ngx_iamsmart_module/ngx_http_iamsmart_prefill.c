@@ -60,6 +60,14 @@ typedef struct {
 
 static ngx_int_t ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf);
+
+
+static ngx_http_iamsmart_page_t  ngx_http_iamsmart_waiting_page = {
+    "Filling your form", "正在填寫你的表格",
+    "Waiting for your approval in the iAM Smart app...",
+    "正在等待你在「智方便」應用程式確認…",
+    "Refresh", "重新整理", ngx_null_string
+};
 static void ngx_http_iamsmart_prefill_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iamsmart_prefill_initiate(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf);
@@ -451,9 +459,23 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
         }
 
         if (pf->redis.type != REDIS_REPLY_STRING) {
-            return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_NOT_FOUND,
-                       "no_data", "the platform has sent nothing for this "
-                                  "ticket (yet, or any more)");
+            /* the platform's callback may still be on its way: the page
+             * asks again until it comes (the ticket lives ten minutes) */
+            if (ngx_http_iamsmart_wants_json(r)) {
+                return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_ACCEPTED,
+                           "pending", "the platform has not sent the data "
+                                      "yet: ask again");
+            }
+
+            if (ngx_http_iamsmart_add_header(r, "Refresh",
+                                             &(ngx_str_t) ngx_string("2"))
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_iamsmart_send_page(r, NGX_HTTP_ACCEPTED,
+                       &ngx_http_iamsmart_waiting_page);
         }
 
         argv[0] = "DEL";

@@ -410,12 +410,18 @@ ngx_http_iamsmart_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
 ngx_int_t
 ngx_http_iamsmart_unavailable(ngx_http_request_t *r, const char *cause)
 {
-    ngx_http_iamsmart_page_t  page;
+    ngx_http_iamsmart_ctx_t   *ctx;
+    ngx_http_iamsmart_page_t   page;
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "iamsmart: session store unavailable: %s", cause);
 
-    if (!ngx_http_iamsmart_wants_json(r)) {
+    ctx = ngx_http_get_module_ctx(r, ngx_http_iamsmart_module);
+
+    /* departments calling the exchange get JSON, whatever they accept */
+    if (!ngx_http_iamsmart_wants_json(r)
+        && (ctx == NULL || ctx->exchange == NULL))
+    {
         ngx_memzero(&page, sizeof(ngx_http_iamsmart_page_t));
         page.title_en = "Service temporarily unavailable";
         page.title_zh = "服務暫時未能使用";
