@@ -740,14 +740,14 @@ iams_adapter_headers_build(const iams_adapter_env *env, const json_t *obj,
 
 
 static iams_adapter_status
-iams_adapter_request_parse(iams_adapter_frame *f, iams_adapter_backend_request *out,
-    iams_adapter_diag *diag)
+iams_adapter_request_parse(iams_adapter_frame *f,
+    iams_adapter_backend_request *out, iams_adapter_diag *diag)
 {
-    char                  why[192];
-    char                 *text;
-    size_t                i;
-    json_t               *desc, *v, *body;
-    const char           *key, *s;
+    char                    why[192];
+    char                   *text;
+    size_t                  i;
+    json_t                 *desc, *v, *body;
+    const char             *key, *s;
     const iams_adapter_env  *env = f->env;
 
     desc = iams_adapter_output_object(f, diag);

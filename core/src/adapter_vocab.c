@@ -13,24 +13,26 @@
 
 
 const iams_adapter_term  iams_adapter_themes[IAMS_ADAPTER_NTHEME] = {
-    { "business",       "Business and trade",          "工商業" },
-    { "civic",          "Civic affairs and elections",  "公民事務及選舉" },
-    { "education",      "Education",                    "教育" },
-    { "employment",     "Employment",                   "就業" },
-    { "environment",    "Environment",                  "環境" },
-    { "family",         "Family and life events",       "家庭及人生大事" },
-    { "health",         "Health",                       "健康" },
-    { "housing",        "Housing and property",         "房屋及物業" },
-    { "immigration",    "Immigration and identity",     "入境及身份證明" },
-    { "leisure",        "Leisure and culture",          "康樂及文化" },
-    { "public_safety",  "Public safety",                "公共安全" },
-    { "social_welfare", "Social welfare",               "社會福利" },
-    { "tax",            "Tax and rates",                "稅務及差餉" },
-    { "transport",      "Transport",                    "交通" },
-    { "travel",         "Travel",                       "旅遊及出行" },
+    { "business", "Business and trade", "工商業" },
+    { "civic", "Civic affairs and elections", "公民事務及選舉" },
+    { "education", "Education", "教育" },
+    { "employment", "Employment", "就業" },
+    { "environment", "Environment", "環境" },
+    { "family", "Family and life events", "家庭及人生大事" },
+    { "health", "Health", "健康" },
+    { "housing", "Housing and property", "房屋及物業" },
+    { "immigration", "Immigration and identity", "入境及身份證明" },
+    { "leisure", "Leisure and culture", "康樂及文化" },
+    { "public_safety", "Public safety", "公共安全" },
+    { "social_welfare", "Social welfare", "社會福利" },
+    { "tax", "Tax and rates", "稅務及差餉" },
+    { "transport", "Transport", "交通" },
+    { "travel", "Travel", "旅遊及出行" },
 };
 
-const iams_adapter_term  iams_adapter_age_groups[IAMS_ADAPTER_NAGE_GROUP] = {
+const iams_adapter_term
+    iams_adapter_age_groups[IAMS_ADAPTER_NAGE_GROUP] =
+{
     { "child",   "Children (under 12)",  "兒童（12歲以下）" },
     { "youth",   "Youth (12 to 24)",     "青年（12至24歲）" },
     { "adult",   "Adults (25 to 59)",    "成人（25至59歲）" },
@@ -482,7 +484,9 @@ iams_premises_ok(const json_t *obj, int depth)
             continue;
         }
 
-        if (!json_is_object(v) || depth == 0 || !iams_premises_ok(v, depth - 1)) {
+        if (!json_is_object(v) || depth == 0
+            || !iams_premises_ok(v, depth - 1))
+        {
             return 0;
         }
     }
