@@ -40,6 +40,8 @@
 #define NGX_HTTP_IAMSMART_CONSENT_FORM_MAX   16384
 #define NGX_HTTP_IAMSMART_CONSENT_LIST_MAX   100
 #define NGX_HTTP_IAMSMART_CONSENT_LOG_MAX    50
+#define NGX_HTTP_IAMSMART_ARGV_MAX           (NGX_HTTP_IAMSMART_CONSENT_LIST_MAX \
+                                              + 1)
 #define NGX_HTTP_IAMSMART_CSRF_LEN           32
 
 #define NGX_HTTP_IAMSMART_GRANT_SCRIPT                                       \
@@ -430,10 +432,10 @@ ngx_http_iamsmart_consent_step(ngx_http_request_t *r,
     ngx_http_iamsmart_consent_req_t *cr)
 {
     size_t                          i;
-    size_t                          argvlen[NGX_HTTP_IAMSMART_CONSENT_LIST_MAX + 1];
+    size_t                          argvlen[NGX_HTTP_IAMSMART_ARGV_MAX];
     json_t                         *list, *item;
     ngx_str_t                       key, text;
-    const char                     *argv[NGX_HTTP_IAMSMART_CONSENT_LIST_MAX + 1];
+    const char                     *argv[NGX_HTTP_IAMSMART_ARGV_MAX];
     ngx_http_iamsmart_redis_value_t  *v;
 
     if (cr->step != NGX_HTTP_IAMSMART_CS_START

@@ -10,7 +10,8 @@
  *                          key: iss = sub = its department name, aud = the
  *                          gateway's issuer, exp at most 5 minutes ahead>
  *   {"consent": "<id>", "subject": "<the requester's pairwise subject>",
- *    "service": "td.idp", "purpose": "<code>", "items": ["immd.travel_records"]}
+ *    "service": "td.idp", "purpose": "<code>",
+ *    "items": ["immd.travel_records"]}
  *
  * Steps: authenticate the department; read the consent and its counters;
  * iams_consent_check (requester, subject, status, time, purpose, every
@@ -225,12 +226,12 @@ ngx_http_iamsmart_exchange_body(ngx_http_request_t *r)
     for (cl = r->request_body ? r->request_body->bufs : NULL; cl;
          cl = cl->next)
     {
-        if (!ngx_buf_in_memory(cl->buf)) {
+        if (!ngx_buf_in_memory(cl->buf) && ngx_buf_size(cl->buf) > 0) {
             ngx_http_finalize_request(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
             return;
         }
 
-        len += cl->buf->last - cl->buf->pos;
+        len += ngx_buf_size(cl->buf);
     }
 
     if (len == 0 || len > NGX_HTTP_IAMSMART_EXCHANGE_BODY_MAX) {
@@ -957,10 +958,8 @@ ngx_http_iamsmart_exchange_audit(ngx_http_request_t *r,
 
     /* only an existing consent gets a usage list (no keys on demand) */
     if (ev->consent_id.data != NULL && ex->consent != NULL) {
-        key.data = (u_char *) ev->consent_id.data;
-        key.len = ev->consent_id.len;
-
-        if (ngx_http_iamsmart_consent_key(r->pool, &key, ":log", &key)
+        if (ngx_http_iamsmart_consent_key(r->pool, &ex->consent_id, ":log",
+                                          &key)
             == NGX_OK)
         {
             argv[0] = "LPUSH";

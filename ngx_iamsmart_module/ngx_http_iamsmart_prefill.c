@@ -331,7 +331,7 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
     json_t          *record, *got, *v;
     iams_err         err;
     ngx_int_t        rc;
-    ngx_str_t        location;
+    ngx_str_t        location, *outcome;
     const char      *argv[6], *name;
     unsigned char   *pt;
 
@@ -458,7 +458,19 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
             return ngx_http_iamsmart_unavailable(r, pf->redis.error);
         }
 
-        if (pf->redis.type != REDIS_REPLY_STRING) {
+        if (pf->redis.nelements != 2) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (pf->redis.elements[0].type != REDIS_REPLY_STRING
+            && pf->redis.elements[1].type != REDIS_REPLY_STRING)
+        {
+            return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_NOT_FOUND,
+                       "no_data", "no such ticket (unknown, expired or "
+                                  "already used)");
+        }
+
+        if (pf->redis.elements[1].type != REDIS_REPLY_STRING) {
             /* the platform's callback may still be on its way: the page
              * asks again until it comes (the ticket lives ten minutes) */
             if (ngx_http_iamsmart_wants_json(r)) {
@@ -478,18 +490,23 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
                        &ngx_http_iamsmart_waiting_page);
         }
 
+        outcome = &pf->redis.elements[1].str;
+
+        /* used once: the request and its outcome go */
         argv[0] = "DEL";
         argvlen[0] = 3;
         argv[1] = (char *) pf->outcome_key.data;
-        argvlen[1] = pf->outcome_key.len;
-        (void) ngx_http_iamsmart_redis_send(2, argv, argvlen);
+        argvlen[1] = pf->outcome_key.len - (sizeof(":outcome") - 1);
+        argv[2] = (char *) pf->outcome_key.data;
+        argvlen[2] = pf->outcome_key.len;
+        (void) ngx_http_iamsmart_redis_send(3, argv, argvlen);
 
-        if (pf->redis.str.data[0] == 'D') {
+        if (outcome->data[0] == 'D') {
             return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_FORBIDDEN,
                        "declined",
                        iams_pcode_message(
-                           iams_pcode_classify((char *) pf->redis.str.data,
-                                               pf->redis.str.len),
+                           iams_pcode_classify((char *) outcome->data,
+                                               outcome->len),
                            IAMS_LANG_EN));
         }
 
@@ -505,8 +522,8 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
 
         /* bound to the session that asked: another one cannot open it */
         if (iams_unseal(pf->mcf->keyring, IAMS_KEY_LOGIN_STATE, "e1",
-                        ctx_data, ctx_len, (char *) pf->redis.str.data,
-                        pf->redis.str.len,
+                        ctx_data, ctx_len, (char *) outcome->data,
+                        outcome->len,
                         NGX_HTTP_IAMSMART_PREFILL_FIELDS_MAX, &pt, &pt_len,
                         &err)
             != IAMS_OK)
@@ -559,15 +576,19 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
                                       "stepup:v1:%V:outcome", &pf->ticket)
                           - p;
 
-    argv[0] = "GET";
-    argvlen[0] = 3;
+    /* the request record says the ticket exists; the outcome, whether the
+     * platform has answered */
+    argv[0] = "MGET";
+    argvlen[0] = 4;
     argv[1] = (char *) pf->outcome_key.data;
-    argvlen[1] = pf->outcome_key.len;
+    argvlen[1] = pf->outcome_key.len - (sizeof(":outcome") - 1);
+    argv[2] = (char *) pf->outcome_key.data;
+    argvlen[2] = pf->outcome_key.len;
 
     pf->ticket.len = 0;
 
     return ngx_http_iamsmart_prefill_wait(r, pf, NGX_HTTP_IAMSMART_PF_TICKET,
-                                          2, argv, argvlen);
+                                          3, argv, argvlen);
 }
 
 

@@ -225,8 +225,9 @@ ngx_http_iamsmart_session_found(ngx_http_request_t *r,
     ctx->session = s;
 
     if (ctx->session_slot == IAMS_KEY_CURRENT
-        && now - previous_seen < ngx_min(NGX_HTTP_IAMSMART_SESSION_WRITE_INTERVAL,
-                                         s->idle_timeout / 10))
+        && now - previous_seen
+           < ngx_min(NGX_HTTP_IAMSMART_SESSION_WRITE_INTERVAL,
+                     s->idle_timeout / 10))
     {
         iams_session_id_clear(&ctx->session_id);
         return NGX_OK;
@@ -343,8 +344,9 @@ ngx_http_iamsmart_strip_cookies(ngx_http_request_t *r,
                 p++;
             }
 
-            for (name_end = name; name_end < p && *name_end != '='; name_end++) {
-                /* void */
+            name_end = ngx_strlchr(name, p, '=');
+            if (name_end == NULL) {
+                name_end = p;
             }
 
             ours = ((size_t) (name_end - name) == mcf->cookie_name.len

@@ -104,8 +104,9 @@ ngx_http_iamsmart_wait_reply(void *data, redisReply *reply, const char *error)
         }
 
         if (reply->type == REDIS_REPLY_ARRAY && reply->elements) {
-            w->elements = ngx_pcalloc(r->pool, reply->elements
-                                      * sizeof(ngx_http_iamsmart_redis_value_t));
+            w->elements = ngx_pcalloc(r->pool,
+                              reply->elements
+                              * sizeof(ngx_http_iamsmart_redis_value_t));
             if (w->elements == NULL) {
                 w->error = "out of memory";
 
