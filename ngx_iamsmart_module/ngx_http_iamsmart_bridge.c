@@ -37,6 +37,14 @@ typedef struct {
 } ngx_http_iamsmart_assertion_entry_t;
 
 
+/* headers a bridged request must not take from the client */
+typedef struct {
+    ngx_http_iamsmart_department_t  *dept;
+    iams_adapter_header             *headers;
+    size_t                           n;
+} ngx_http_iamsmart_bridge_drop_t;
+
+
 static ngx_http_iamsmart_assertion_entry_t  *ngx_http_iamsmart_assertions;
 
 
@@ -47,9 +55,16 @@ static ngx_int_t ngx_http_iamsmart_assertion_sign(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_department_t *dept,
     ngx_http_iamsmart_ctx_t *ctx, time_t now, char **out, size_t *len);
 static ngx_int_t ngx_http_iamsmart_identity_headers(ngx_http_request_t *r,
-    ngx_http_iamsmart_department_t *dept, ngx_http_iamsmart_ctx_t *ctx);
+    ngx_http_iamsmart_department_t *dept, ngx_http_iamsmart_ctx_t *ctx,
+    iams_adapter_header *extra, size_t n);
 static ngx_int_t ngx_http_iamsmart_push_in_header(ngx_http_request_t *r,
     ngx_list_t *list, ngx_str_t *name, ngx_str_t *value);
+static ngx_uint_t ngx_http_iamsmart_is_identity_header(ngx_http_request_t *r,
+    ngx_table_elt_t *h, void *data);
+static ngx_uint_t ngx_http_iamsmart_is_bridge_header(ngx_http_request_t *r,
+    ngx_table_elt_t *h, void *data);
+static ngx_int_t ngx_http_iamsmart_adapter_bridge(ngx_http_request_t *r,
+    ngx_http_iamsmart_department_t *dept, ngx_http_iamsmart_ctx_t *ctx);
 
 
 ngx_int_t
@@ -80,11 +95,90 @@ ngx_http_iamsmart_bridge_handler(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_iamsmart_identity_headers(r, dept, ctx) != NGX_OK) {
+    if (dept->adapter != NULL && iams_adapter_has_bridge(dept->adapter)) {
+        return ngx_http_iamsmart_adapter_bridge(r, dept, ctx);
+    }
+
+    if (ngx_http_iamsmart_identity_headers(r, dept, ctx, NULL, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_iamsmart_is_bridge_header(ngx_http_request_t *r, ngx_table_elt_t *h,
+    void *data)
+{
+    size_t                            i;
+    ngx_http_iamsmart_bridge_drop_t  *bd = data;
+
+    for (i = 0; i < bd->n; i++) {
+        if (h->key.len == bd->headers[i].name_len
+            && ngx_strncasecmp(h->key.data, (u_char *) bd->headers[i].name,
+                               h->key.len) == 0)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "iamsmart: client-sent \"%V\" header removed",
+                          &h->key);
+            return 1;
+        }
+    }
+
+    return ngx_http_iamsmart_is_identity_header(r, h, bd->dept);
+}
+
+
+/*
+ * A department whose adapter has a bridge hook gets, besides the subject
+ * and the assertion, the headers the hook derives from the identity (its
+ * own account reference, say).  Client-sent copies of those headers are
+ * removed like the identity headers; a failing hook answers 502 naming the
+ * department.
+ */
+static ngx_int_t
+ngx_http_iamsmart_adapter_bridge(ngx_http_request_t *r,
+    ngx_http_iamsmart_department_t *dept, ngx_http_iamsmart_ctx_t *ctx)
+{
+    char                 *text;
+    size_t                n;
+    json_t               *id;
+    iams_adapter_env      env;
+    iams_adapter_diag     diag;
+    iams_adapter_status   st;
+    iams_adapter_header  *headers;
+
+    id = json_pack("{s:s%, s:s, s:{}}", "department", dept->name.data,
+                   dept->name.len, "subject", ctx->sub, "claims");
+    text = id ? json_dumps(id, JSON_COMPACT) : NULL;
+    json_decref(id);
+
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_iamsmart_adapter_env(r, &env);
+
+    st = iams_adapter_bridge(dept->adapter, &env, text, ngx_strlen(text),
+                             &headers, &n, &diag);
+    free(text);
+
+    if (st != IAMS_ADAPTER_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "iamsmart: department \"%V\": bridge hook failed: %s",
+                      &dept->name, diag.message);
+
+        return ngx_http_iamsmart_finalize_json(r, NGX_HTTP_BAD_GATEWAY,
+                   json_pack("{s:s, s:s%, s:s}", "error",
+                             iams_adapter_status_str(st), "department",
+                             dept->name.data, dept->name.len,
+                             "error_description",
+                             "the department's sign-in bridge failed"));
+    }
+
+    return ngx_http_iamsmart_identity_headers(r, dept, ctx, headers, n)
+           == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
@@ -289,15 +383,27 @@ ngx_http_iamsmart_is_identity_header(ngx_http_request_t *r,
 }
 
 
+/*
+ * The proxied request's identity: client-sent copies of every header we
+ * set are removed (with any X-Iamsmart-* header), then the subject, the
+ * assertion and the adapter's bridge headers (extra, n) are added.
+ */
 static ngx_int_t
 ngx_http_iamsmart_identity_headers(ngx_http_request_t *r,
-    ngx_http_iamsmart_department_t *dept, ngx_http_iamsmart_ctx_t *ctx)
+    ngx_http_iamsmart_department_t *dept, ngx_http_iamsmart_ctx_t *ctx,
+    iams_adapter_header *extra, size_t n)
 {
-    ngx_str_t  sub;
+    size_t                            i;
+    ngx_str_t                         sub, name, value;
+    ngx_http_iamsmart_bridge_drop_t   bd;
+
+    bd.dept = dept;
+    bd.headers = extra;
+    bd.n = n;
 
     if (ngx_http_iamsmart_filter_headers(r,
-                                         ngx_http_iamsmart_is_identity_header,
-                                         dept, 2)
+                                         ngx_http_iamsmart_is_bridge_header,
+                                         &bd, n + 2)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -317,6 +423,20 @@ ngx_http_iamsmart_identity_headers(ngx_http_request_t *r,
                != NGX_OK))
     {
         return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        name.data = (u_char *) extra[i].name;
+        name.len = extra[i].name_len;
+        value.data = (u_char *) extra[i].value;
+        value.len = extra[i].value_len;
+
+        if (ngx_http_iamsmart_push_in_header(r, &r->headers_in.headers,
+                                             &name, &value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
