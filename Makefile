@@ -60,6 +60,8 @@ export IAMSMART_ROOT := $(abspath .)
 VECTORS      := $(firstword $(wildcard $(abspath ../shared/vectors) \
                                        /work/shared/vectors))
 
+all:
+
 FORCE:
 
 .PHONY: FORCE all deps test demo fuzz clean unit unit-asan fuzz-replay \

@@ -250,6 +250,8 @@ typedef struct {
 
     ngx_http_iamsmart_platform_call_t  key_fetch;     /* JWKS subrequest */
     unsigned                           key_fetched:1; /* once per request */
+    ngx_uint_t                         key_waits;     /* for another's fetch */
+    ngx_event_t                        key_wait;
 
     ngx_http_iamsmart_session_state_e  session_state;
     iams_session_id                    session_id;    /* cleansed after use */

@@ -730,7 +730,7 @@ ngx_http_iamsmart_exchange_finish(ngx_http_request_t *r,
     ngx_http_iamsmart_exchange_t *ex)
 {
     size_t                            i, released;
-    json_t                           *data, *errors, *d;
+    json_t                           *data, *errors, *hashes, *d;
     iams_err                          err;
     ngx_int_t                         rc;
     iams_span                         item;
@@ -740,10 +740,12 @@ ngx_http_iamsmart_exchange_finish(ngx_http_request_t *r,
 
     data = json_object();
     errors = json_object();
+    hashes = json_object();
 
-    if (data == NULL || errors == NULL) {
+    if (data == NULL || errors == NULL || hashes == NULL) {
         json_decref(data);
         json_decref(errors);
+        json_decref(hashes);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -796,6 +798,8 @@ ngx_http_iamsmart_exchange_finish(ngx_http_request_t *r,
             ev.sha256.data = sha;
             ev.sha256.len = IAMS_AUDIT_SHA256_HEX_LEN;
 
+            /* the department can check its copy against the audit */
+            json_object_set_new(hashes, item.data, json_string(sha));
             json_object_set_new(data, item.data, d);
             released++;
 
@@ -819,6 +823,7 @@ ngx_http_iamsmart_exchange_finish(ngx_http_request_t *r,
         if (rc != NGX_OK) {
             json_decref(data);
             json_decref(errors);
+            json_decref(hashes);
             return rc;
         }
     }
@@ -836,10 +841,11 @@ ngx_http_iamsmart_exchange_finish(ngx_http_request_t *r,
             }
         }
     }
-    ex->answer = json_pack("{s:s%, s:s, s:o, s:o}",
+    ex->answer = json_pack("{s:s%, s:s, s:o, s:o, s:o}",
                            "consent", ex->consent_id.data, ex->consent_id.len,
                            "request_id", ex->request_id,
-                           "items", data, "errors", errors);
+                           "items", data, "sha256", hashes,
+                           "errors", errors);
 
     if (ex->answer == NULL
         || ngx_http_iamsmart_json_add_cleanup(r->pool, ex->answer) != NGX_OK)

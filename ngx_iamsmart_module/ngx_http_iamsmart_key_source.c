@@ -31,12 +31,14 @@
 #define NGX_HTTP_IAMSMART_JWKS_TEXT_MAX    (64 * 1024)
 #define NGX_HTTP_IAMSMART_FORCED_REFETCH   60
 #define NGX_HTTP_IAMSMART_KEY_RETRY        10
+#define NGX_HTTP_IAMSMART_FORCED_WAIT      2     /* s; polled every 50 ms */
 
 
 typedef struct {
     uint64_t        version;          /* 0: never fetched */
     time_t          expires;
     time_t          last_forced;
+    time_t          forcing_until;    /* a forced refetch is under way */
     size_t          len;
     u_char          text[NGX_HTTP_IAMSMART_JWKS_TEXT_MAX];
 } ngx_http_iamsmart_key_slot_t;
@@ -64,6 +66,10 @@ static ngx_int_t ngx_http_iamsmart_key_fetch(ngx_http_request_t *r,
     ngx_http_iamsmart_key_source_t *src, ngx_http_iamsmart_ctx_t *ctx);
 static void ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
     ngx_http_iamsmart_key_source_t *src, ngx_http_iamsmart_ctx_t *ctx);
+static ngx_int_t ngx_http_iamsmart_key_wait(ngx_http_request_t *r,
+    ngx_http_iamsmart_ctx_t *ctx);
+static void ngx_http_iamsmart_key_wait_handler(ngx_event_t *ev);
+static void ngx_http_iamsmart_key_wait_cleanup(void *data);
 static void ngx_http_iamsmart_key_retry_later(
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src);
 
@@ -254,11 +260,11 @@ ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
     ngx_http_iamsmart_ctx_t *ctx)
 {
     time_t                         now;
-    ngx_uint_t                     allowed;
+    ngx_uint_t                     allowed, busy;
     ngx_http_iamsmart_key_shm_t   *sh;
     ngx_http_iamsmart_key_slot_t  *slot;
 
-    if (ctx->key_fetched) {
+    if (ctx->key_fetched && !ctx->key_waits) {
         return NGX_DECLINED;
     }
 
@@ -269,14 +275,24 @@ ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
     ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
 
     allowed = (now - slot->last_forced >= NGX_HTTP_IAMSMART_FORCED_REFETCH);
+    busy = (slot->forcing_until > now);
 
     if (allowed) {
         slot->last_forced = now;
+        slot->forcing_until = now + NGX_HTTP_IAMSMART_FORCED_WAIT;
     }
 
     ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
 
     if (!allowed) {
+        /*
+         * Another request (of any worker) is fetching the keys this token
+         * may need: look again shortly rather than fail it meanwhile.
+         */
+        if (busy && ctx->key_waits++ < NGX_HTTP_IAMSMART_FORCED_WAIT * 20) {
+            return ngx_http_iamsmart_key_wait(r, ctx);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -356,6 +372,7 @@ ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
     ngx_memcpy(slot->text, ctx->key_fetch.body.data, ctx->key_fetch.body.len);
     slot->len = ctx->key_fetch.body.len;
     slot->version++;
+    slot->forcing_until = 0;
     slot->expires = ngx_time() + lcf->jwt.key_cache;
 
     iams_jwks_free(wk->keys);
@@ -390,7 +407,62 @@ ngx_http_iamsmart_key_retry_later(ngx_http_iamsmart_main_conf_t *mcf,
         slot->expires = ngx_time() + NGX_HTTP_IAMSMART_KEY_RETRY;
     }
 
+    slot->forcing_until = 0;
+
     ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+}
+
+
+/* the request runs its access phase again in 50 ms */
+static ngx_int_t
+ngx_http_iamsmart_key_wait(ngx_http_request_t *r,
+    ngx_http_iamsmart_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (ctx->key_wait.handler == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_iamsmart_key_wait_cleanup;
+        cln->data = ctx;
+
+        ctx->key_wait.handler = ngx_http_iamsmart_key_wait_handler;
+        ctx->key_wait.data = r;
+        ctx->key_wait.log = r->connection->log;
+    }
+
+    ngx_add_timer(&ctx->key_wait, 50);
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_iamsmart_key_wait_handler(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_iamsmart_key_wait_cleanup(void *data)
+{
+    ngx_http_iamsmart_ctx_t  *ctx = data;
+
+    if (ctx->key_wait.timer_set) {
+        ngx_del_timer(&ctx->key_wait);
+    }
 }
 
 

@@ -237,12 +237,34 @@ ngx_http_iamsmart_platform_done(ngx_http_request_t *sr, void *data,
     ngx_chain_t  *cl;
 
     if (!call->pending) {
-        return rc;
+        /* called again, with an error found after the reply was taken:
+         * already answered, and it must not end the main request */
+        return (rc == NGX_ERROR) ? NGX_OK : rc;
     }
 
     call->pending = 0;
     call->done = 1;
     call->status = sr->headers_out.status;
+
+    if (rc == NGX_ERROR) {
+        /*
+         * e.g. a reply larger than subrequest_output_buffer_size: a failed
+         * call for the caller to answer, not the end of the main request
+         * (which NGX_ERROR from here would be)
+         */
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "iamsmart: subrequest \"%V\" failed", &sr->uri);
+
+        call->status = NGX_HTTP_BAD_GATEWAY;
+        call->upstream_failed = 1;
+        call->body.len = 0;
+
+        if (call->resume) {
+            sr->parent->write_event_handler = call->resume;
+        }
+
+        return NGX_OK;
+    }
 
     if (call->status == 0 || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         /* no answer from upstream: nginx's own error (502, 504, ...) */

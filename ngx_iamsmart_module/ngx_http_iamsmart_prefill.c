@@ -492,15 +492,6 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
 
         outcome = &pf->redis.elements[1].str;
 
-        /* used once: the request and its outcome go */
-        argv[0] = "DEL";
-        argvlen[0] = 3;
-        argv[1] = (char *) pf->outcome_key.data;
-        argvlen[1] = pf->outcome_key.len - (sizeof(":outcome") - 1);
-        argv[2] = (char *) pf->outcome_key.data;
-        argvlen[2] = pf->outcome_key.len;
-        (void) ngx_http_iamsmart_redis_send(3, argv, argvlen);
-
         if (outcome->data[0] == 'D') {
             return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_FORBIDDEN,
                        "declined",
@@ -532,6 +523,16 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
                        "not_yours", "this ticket belongs to another "
                                     "sign-in");
         }
+
+        /* opened by its own session: used once, the request and its
+         * outcome go (another session's attempt destroys nothing) */
+        argv[0] = "DEL";
+        argvlen[0] = 3;
+        argv[1] = (char *) pf->outcome_key.data;
+        argvlen[1] = pf->outcome_key.len - (sizeof(":outcome") - 1);
+        argv[2] = (char *) pf->outcome_key.data;
+        argvlen[2] = pf->outcome_key.len;
+        (void) ngx_http_iamsmart_redis_send(3, argv, argvlen);
 
         got = iams_json_parse_object((char *) pt, pt_len,
                                      NGX_HTTP_IAMSMART_PREFILL_FIELDS_MAX,

@@ -111,10 +111,11 @@ ngx_http_iamsmart_redis_init_process(ngx_cycle_t *cycle,
     rd->backoff = NGX_HTTP_IAMSMART_REDIS_BACKOFF_MIN;
     ngx_queue_init(&rd->sent);
 
+    /* not cancelable: a worker shutting down after a reload waits for the
+     * requests that wait on Redis (at most the command timeout) */
     rd->timeout.handler = ngx_http_iamsmart_redis_timeout_handler;
     rd->timeout.data = rd;
     rd->timeout.log = cycle->log;
-    rd->timeout.cancelable = 1;
 
     rd->reconnect.handler = ngx_http_iamsmart_redis_reconnect_handler;
     rd->reconnect.data = rd;

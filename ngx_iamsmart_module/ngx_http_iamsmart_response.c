@@ -27,7 +27,7 @@ ngx_http_iamsmart_send_json(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+    text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
 
     if (text == NULL) {

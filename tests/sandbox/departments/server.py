@@ -458,6 +458,8 @@ def make_handler(server_state):
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # kept-alive requests must not wait for Nagle's 40 ms
+        disable_nagle_algorithm = True
         server_version = "iams-departments/1"
 
         def log_message(self, fmt, *args):
@@ -592,6 +594,7 @@ def main(argv=None):
         return 2
 
     class Server(ThreadingHTTPServer):
+        request_queue_size = 128
         address_family = (socket.AF_INET6 if ":" in args.host
                           else socket.AF_INET)
 
