@@ -45,9 +45,18 @@ typedef struct {
 
 
 typedef struct {
-    ngx_shmtx_sh_t                 lock;
     ngx_http_iamsmart_key_slot_t   slot[NGX_HTTP_IAMSMART_KEY_SOURCES];
 } ngx_http_iamsmart_key_shm_t;
+
+
+/*
+ * The zone's own slab mutex: it lives in the shared memory, as its
+ * semaphore must for a waiting worker to be woken by another.
+ */
+#define ngx_http_iamsmart_key_lock(mcf)                                      \
+    ngx_shmtx_lock(&((ngx_slab_pool_t *) (mcf)->key_zone->shm.addr)->mutex)
+#define ngx_http_iamsmart_key_unlock(mcf)                                    \
+    ngx_shmtx_unlock(&((ngx_slab_pool_t *) (mcf)->key_zone->shm.addr)->mutex)
 
 
 typedef struct {
@@ -72,9 +81,6 @@ static void ngx_http_iamsmart_key_wait_handler(ngx_event_t *ev);
 static void ngx_http_iamsmart_key_wait_cleanup(void *data);
 static void ngx_http_iamsmart_key_retry_later(
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src);
-
-
-static ngx_shmtx_t  ngx_http_iamsmart_key_mutex;
 
 
 /* configuration: one source per distinct URI */
@@ -182,7 +188,7 @@ ngx_http_iamsmart_key_zone_init(ngx_shm_zone_t *zone, void *data)
         ngx_memzero(sh->slot, sizeof(sh->slot));
     }
 
-    return ngx_shmtx_create(&ngx_http_iamsmart_key_mutex, &sh->lock, NULL);
+    return NGX_OK;
 }
 
 
@@ -216,10 +222,10 @@ ngx_http_iamsmart_key_source_keys(ngx_http_request_t *r,
     slot = &sh->slot[src->index];
     wk = &ngx_http_iamsmart_worker_keys[src->index];
 
-    ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+    ngx_http_iamsmart_key_lock(mcf);
     v = slot->version;
     expires = slot->expires;
-    ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+    ngx_http_iamsmart_key_unlock(mcf);
 
     if (expires < ngx_time() && !ctx->key_fetched) {
         return ngx_http_iamsmart_key_fetch(r, src, ctx);
@@ -228,7 +234,7 @@ ngx_http_iamsmart_key_source_keys(ngx_http_request_t *r,
     if (v != 0 && v != wk->version) {
         parsed = NULL;
 
-        ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+        ngx_http_iamsmart_key_lock(mcf);
         v = slot->version;
 
         if (iams_jwks_parse((char *) slot->text, slot->len, &parsed, &err)
@@ -237,7 +243,7 @@ ngx_http_iamsmart_key_source_keys(ngx_http_request_t *r,
             parsed = NULL;
         }
 
-        ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+        ngx_http_iamsmart_key_unlock(mcf);
 
         if (parsed != NULL) {
             iams_jwks_free(wk->keys);
@@ -272,7 +278,7 @@ ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
     slot = &sh->slot[src->index];
     now = ngx_time();
 
-    ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+    ngx_http_iamsmart_key_lock(mcf);
 
     allowed = (now - slot->last_forced >= NGX_HTTP_IAMSMART_FORCED_REFETCH);
     busy = (slot->forcing_until > now);
@@ -282,7 +288,7 @@ ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
         slot->forcing_until = now + NGX_HTTP_IAMSMART_FORCED_WAIT;
     }
 
-    ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+    ngx_http_iamsmart_key_unlock(mcf);
 
     if (!allowed) {
         /*
@@ -367,7 +373,7 @@ ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
     slot = &sh->slot[src->index];
     wk = &ngx_http_iamsmart_worker_keys[src->index];
 
-    ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+    ngx_http_iamsmart_key_lock(mcf);
 
     ngx_memcpy(slot->text, ctx->key_fetch.body.data, ctx->key_fetch.body.len);
     slot->len = ctx->key_fetch.body.len;
@@ -379,7 +385,7 @@ ngx_http_iamsmart_key_fetched(ngx_http_request_t *r,
     wk->keys = parsed;
     wk->version = slot->version;
 
-    ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+    ngx_http_iamsmart_key_unlock(mcf);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "iamsmart: %uz keys fetched from \"%V\"",
@@ -401,7 +407,7 @@ ngx_http_iamsmart_key_retry_later(ngx_http_iamsmart_main_conf_t *mcf,
     sh = mcf->key_zone->data;
     slot = &sh->slot[src->index];
 
-    ngx_shmtx_lock(&ngx_http_iamsmart_key_mutex);
+    ngx_http_iamsmart_key_lock(mcf);
 
     if (slot->expires < ngx_time() + NGX_HTTP_IAMSMART_KEY_RETRY) {
         slot->expires = ngx_time() + NGX_HTTP_IAMSMART_KEY_RETRY;
@@ -409,7 +415,7 @@ ngx_http_iamsmart_key_retry_later(ngx_http_iamsmart_main_conf_t *mcf,
 
     slot->forcing_until = 0;
 
-    ngx_shmtx_unlock(&ngx_http_iamsmart_key_mutex);
+    ngx_http_iamsmart_key_unlock(mcf);
 }
 
 
