@@ -213,6 +213,17 @@ ngx_int_t ngx_http_iamsmart_redis_call(ngx_http_request_t *r,
 ngx_int_t ngx_http_iamsmart_redis_send(int argc, const char **argv,
     const size_t *argvlen);
 
+typedef struct {
+    const char                     *argv[6];
+    size_t                          argvlen[6];
+    int                             argc;
+    u_char                          ttl[NGX_INT64_LEN];
+} ngx_http_iamsmart_set_cmd_t;
+
+void ngx_http_iamsmart_set_cmd(ngx_http_iamsmart_set_cmd_t *cmd,
+    const char *key, size_t key_len, const char *value, size_t value_len,
+    int64_t ttl, const char *cond);
+
 
 /* A platform API call (ngx_http_iamsmart_platform.c) */
 typedef struct {

@@ -97,15 +97,15 @@ ngx_int_t
 ngx_http_iamsmart_login_required(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx)
 {
-    char         *sealed, state[IAMS_STATE_LEN + 1];
-    size_t        sealed_len, argvlen[6];
-    json_t       *record;
-    char         *text;
-    iams_err      err;
-    ngx_int_t     rc;
-    ngx_str_t     binding, return_url, key;
-    const char   *argv[6];
-    unsigned char raw[NGX_HTTP_IAMSMART_BINDING_BYTES];
+    char                         *sealed, state[IAMS_STATE_LEN + 1];
+    char                         *text;
+    size_t                        sealed_len;
+    json_t                       *record;
+    iams_err                      err;
+    ngx_int_t                     rc;
+    ngx_str_t                     binding, return_url, key;
+    unsigned char                 raw[NGX_HTTP_IAMSMART_BINDING_BYTES];
+    ngx_http_iamsmart_set_cmd_t   set;
 
     if (ctx->login_state == 1) {
         return ngx_http_iamsmart_login_redirect(r, mcf, ctx);
@@ -183,20 +183,11 @@ ngx_http_iamsmart_login_required(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = (char *) key.data;
-    argvlen[1] = key.len;
-    argv[2] = sealed;
-    argvlen[2] = sealed_len;
-    argv[3] = "EX";
-    argvlen[3] = 2;
-    argv[4] = "600";
-    argvlen[4] = 3;
-    argv[5] = "NX";
-    argvlen[5] = 2;
+    ngx_http_iamsmart_set_cmd(&set, (char *) key.data, key.len, sealed,
+                              sealed_len, NGX_HTTP_IAMSMART_LOGIN_TTL, "NX");
 
-    rc = ngx_http_iamsmart_redis_call(r, &ctx->redis, 6, argv, argvlen);
+    rc = ngx_http_iamsmart_redis_call(r, &ctx->redis, set.argc, set.argv,
+                                      set.argvlen);
     free(sealed);
 
     if (rc == NGX_DECLINED) {
@@ -730,17 +721,17 @@ static ngx_int_t
 ngx_http_iamsmart_callback_token(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb)
 {
-    char               *sealed, ttl_buf[NGX_INT64_LEN + 1];
-    size_t              sealed_len, len, argvlen[6];
-    int64_t             ttl;
-    ngx_int_t           rc;
-    iams_err            err;
-    iams_token          tok;
-    iams_status         st;
-    const char         *argv[6];
-    iams_session       *s;
-    iams_session_id     id;
-    iams_session_init   init;
+    char                         *sealed;
+    size_t                        sealed_len, len;
+    int64_t                       ttl;
+    ngx_int_t                     rc;
+    iams_err                      err;
+    iams_token                    tok;
+    iams_status                   st;
+    iams_session                 *s;
+    iams_session_id               id;
+    iams_session_init             init;
+    ngx_http_iamsmart_set_cmd_t   set;
 
     if (cb->token.failure) {
         return ngx_http_iamsmart_login_failed(r, cb, cb->token.failure,
@@ -820,23 +811,13 @@ ngx_http_iamsmart_callback_token(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = cb->session_key;
-    argvlen[1] = len;
-    argv[2] = sealed;
-    argvlen[2] = sealed_len;
-    argv[3] = "EX";
-    argvlen[3] = 2;
-    argv[4] = ttl_buf;
-    argvlen[4] = ngx_sprintf((u_char *) ttl_buf, "%L", ttl)
-                 - (u_char *) ttl_buf;
-    argv[5] = "NX";
-    argvlen[5] = 2;
+    ngx_http_iamsmart_set_cmd(&set, cb->session_key, len, sealed, sealed_len,
+                              ttl, "NX");
 
     rc = ngx_http_iamsmart_callback_wait_redis(r, cb,
                                                NGX_HTTP_IAMSMART_CB_SESSION,
-                                               6, argv, argvlen);
+                                               set.argc, set.argv,
+                                               set.argvlen);
     free(sealed);
 
     return rc;

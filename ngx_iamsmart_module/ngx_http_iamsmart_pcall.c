@@ -48,15 +48,16 @@ ngx_http_iamsmart_now_ms(void)
 ngx_int_t
 ngx_http_iamsmart_pcall(ngx_http_request_t *r, ngx_http_iamsmart_pcall_t *pc)
 {
-    u_char              *p;
-    char                *sealed, ttl[NGX_INT64_LEN + 1];
-    size_t               sealed_len, argvlen[5];
-    int64_t              now, remaining;
-    iams_err             err;
-    ngx_int_t            rc;
-    iams_span            key;
-    const char          *argv[5];
-    ngx_pool_cleanup_t  *cln;
+    u_char                       *p;
+    char                         *sealed;
+    size_t                        sealed_len, argvlen[2];
+    int64_t                       now, remaining;
+    iams_err                      err;
+    ngx_int_t                     rc;
+    iams_span                     key;
+    const char                   *argv[2];
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_iamsmart_set_cmd_t   set;
 
     if (pc->redis.waiting || pc->call.pending) {
         return NGX_AGAIN;
@@ -159,19 +160,11 @@ ngx_http_iamsmart_pcall(ngx_http_request_t *r, ngx_http_iamsmart_pcall_t *pc)
                                      &sealed, &sealed_len, &err)
                == IAMS_OK)
         {
-            argv[0] = "SET";
-            argvlen[0] = 3;
-            argv[1] = pc->cek_key;
-            argvlen[1] = pc->cek_key_len;
-            argv[2] = sealed;
-            argvlen[2] = sealed_len;
-            argv[3] = "EX";
-            argvlen[3] = 2;
-            argv[4] = ttl;
-            argvlen[4] = ngx_sprintf((u_char *) ttl, "%L", remaining)
-                         - (u_char *) ttl;
+            ngx_http_iamsmart_set_cmd(&set, pc->cek_key, pc->cek_key_len,
+                                      sealed, sealed_len, remaining, NULL);
 
-            (void) ngx_http_iamsmart_redis_send(5, argv, argvlen);
+            (void) ngx_http_iamsmart_redis_send(set.argc, set.argv,
+                                                set.argvlen);
 
             OPENSSL_cleanse(sealed, sealed_len);
             free(sealed);

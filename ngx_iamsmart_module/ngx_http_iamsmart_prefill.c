@@ -325,15 +325,16 @@ static ngx_int_t
 ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf)
 {
-    u_char          *p, *ctx_data;
-    char            *text, *sealed, ts[25];
-    size_t           len, pt_len, ctx_len, argvlen[6];
-    json_t          *record, *got, *v;
-    iams_err         err;
-    ngx_int_t        rc;
-    ngx_str_t        location, *outcome;
-    const char      *argv[6], *name;
-    unsigned char   *pt;
+    u_char                       *p, *ctx_data;
+    char                         *text, *sealed, ts[25];
+    size_t                        len, pt_len, ctx_len, argvlen[3];
+    json_t                       *record, *got, *v;
+    iams_err                      err;
+    ngx_int_t                     rc;
+    ngx_str_t                     location, *outcome;
+    const char                   *argv[3], *name;
+    unsigned char                *pt;
+    ngx_http_iamsmart_set_cmd_t   set;
 
     switch (pf->step) {
 
@@ -411,21 +412,12 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        argv[0] = "SET";
-        argvlen[0] = 3;
-        argv[1] = (char *) pf->request_key.data;
-        argvlen[1] = pf->request_key.len;
-        argv[2] = sealed;
-        argvlen[2] = len;
-        argv[3] = "EX";
-        argvlen[3] = 2;
-        argv[4] = "600";
-        argvlen[4] = 3;
-        argv[5] = "NX";
-        argvlen[5] = 2;
+        ngx_http_iamsmart_set_cmd(&set, (char *) pf->request_key.data,
+                                  pf->request_key.len, sealed, len, 600,
+                                  "NX");
 
         rc = ngx_http_iamsmart_prefill_wait(r, pf, NGX_HTTP_IAMSMART_PF_STORE,
-                                            6, argv, argvlen);
+                                            set.argc, set.argv, set.argvlen);
         free(sealed);
 
         return rc;

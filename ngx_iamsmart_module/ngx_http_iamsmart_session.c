@@ -169,16 +169,16 @@ static ngx_int_t
 ngx_http_iamsmart_session_found(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx)
 {
-    char                *sealed;
-    size_t               sealed_len, argvlen[5];
-    int64_t              now, previous_seen, ttl;
-    iams_err             err;
-    iams_status          st;
-    const char          *argv[5];
-    iams_session        *s;
-    ngx_pool_cleanup_t  *cln;
-    iams_session_state   state;
-    u_char               ttl_buf[NGX_INT64_LEN];
+    char                         *sealed;
+    size_t                        sealed_len, argvlen[2];
+    int64_t                       now, previous_seen, ttl;
+    iams_err                      err;
+    iams_status                   st;
+    const char                   *argv[2];
+    iams_session                 *s;
+    ngx_pool_cleanup_t           *cln;
+    iams_session_state            state;
+    ngx_http_iamsmart_set_cmd_t   set;
 
     st = iams_session_decode(mcf->keyring, ctx->session_key,
                              ctx->session_key_len,
@@ -271,18 +271,10 @@ ngx_http_iamsmart_session_found(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    argv[0] = "SET";
-    argvlen[0] = 3;
-    argv[1] = ctx->session_key;
-    argvlen[1] = ctx->session_key_len;
-    argv[2] = sealed;
-    argvlen[2] = sealed_len;
-    argv[3] = "EX";
-    argvlen[3] = 2;
-    argv[4] = (char *) ttl_buf;
-    argvlen[4] = ngx_sprintf(ttl_buf, "%L", ttl) - ttl_buf;
+    ngx_http_iamsmart_set_cmd(&set, ctx->session_key, ctx->session_key_len,
+                              sealed, sealed_len, ttl, NULL);
 
-    (void) ngx_http_iamsmart_redis_send(5, argv, argvlen);
+    (void) ngx_http_iamsmart_redis_send(set.argc, set.argv, set.argvlen);
 
     free(sealed);
 

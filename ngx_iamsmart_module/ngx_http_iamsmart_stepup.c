@@ -272,15 +272,15 @@ static ngx_int_t
 ngx_http_iamsmart_stepup_initiated(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx)
 {
-    u_char                      *p;
-    char                        *text, *sealed;
-    size_t                       sealed_len, argvlen[6];
-    json_t                      *record;
-    iams_err                     err;
-    ngx_int_t                    rc;
-    ngx_str_t                    key, return_url, location;
-    const char                  *argv[6];
-    ngx_http_iamsmart_stepup_t  *st;
+    u_char                       *p;
+    char                         *text, *sealed;
+    size_t                        sealed_len;
+    json_t                       *record;
+    iams_err                      err;
+    ngx_int_t                     rc;
+    ngx_str_t                     key, return_url, location;
+    ngx_http_iamsmart_stepup_t   *st;
+    ngx_http_iamsmart_set_cmd_t   set;
 
     st = ctx->stepup;
 
@@ -356,22 +356,14 @@ ngx_http_iamsmart_stepup_initiated(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        argv[0] = "SET";
-        argvlen[0] = 3;
-        argv[1] = (char *) key.data;
-        argvlen[1] = key.len;
-        argv[2] = sealed;
-        argvlen[2] = sealed_len;
-        argv[3] = "EX";
-        argvlen[3] = 2;
-        argv[4] = "600";
-        argvlen[4] = 3;
-        argv[5] = "NX";
-        argvlen[5] = 2;
+        ngx_http_iamsmart_set_cmd(&set, (char *) key.data, key.len, sealed,
+                                  sealed_len, NGX_HTTP_IAMSMART_STEPUP_TTL,
+                                  "NX");
 
         ctx->redis.resume = ngx_http_core_run_phases;
 
-        rc = ngx_http_iamsmart_redis_call(r, &ctx->redis, 6, argv, argvlen);
+        rc = ngx_http_iamsmart_redis_call(r, &ctx->redis, set.argc, set.argv,
+                                          set.argvlen);
         free(sealed);
 
         if (rc == NGX_DECLINED) {
@@ -983,19 +975,20 @@ static ngx_int_t
 ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
     ngx_http_iamsmart_stepup_cb_t *sc)
 {
-    char                      *sealed, ttl_buf[NGX_INT64_LEN + 1];
-    size_t                     pt_len, sealed_len, argvlen[6];
+    char                      *sealed;
+    size_t                     pt_len, sealed_len, argvlen[4];
     json_t                    *record, *s, *st, *u;
     int64_t                    ttl;
     iams_err                   err;
     ngx_str_t                  cookie, state, refresh;
     ngx_int_t                  rc;
     iams_status                ist;
-    const char                *argv[6];
+    const char                *argv[4];
     iams_session              *session;
     iams_session_id            id;
     unsigned char             *pt;
     iams_pcode                 pcode;
+    ngx_http_iamsmart_set_cmd_t  set;
 
     if (sc->redis.error != NULL) {
         return ngx_http_iamsmart_unavailable(r, sc->redis.error);
@@ -1056,22 +1049,15 @@ ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
                       "iamsmart: %s outcome stored at %V",
                       sc->eme ? "e-ME" : "step-up", &sc->outcome_key);
 
-        argv[0] = "SET";
-        argvlen[0] = 3;
-        argv[1] = (char *) sc->outcome_key.data;
-        argvlen[1] = sc->outcome_key.len;
-        argv[2] = (char *) sc->outcome.data;
-        argvlen[2] = sc->outcome.len;
-        argv[3] = "EX";
-        argvlen[3] = 2;
-        argv[4] = "600";
-        argvlen[4] = 3;
-        argv[5] = "NX";
-        argvlen[5] = 2;
+        ngx_http_iamsmart_set_cmd(&set, (char *) sc->outcome_key.data,
+                                  sc->outcome_key.len,
+                                  (char *) sc->outcome.data, sc->outcome.len,
+                                  NGX_HTTP_IAMSMART_STEPUP_TTL, "NX");
 
         return ngx_http_iamsmart_stepup_cb_wait(r, sc,
                                                 NGX_HTTP_IAMSMART_SC_STORED,
-                                                6, argv, argvlen);
+                                                set.argc, set.argv,
+                                                set.argvlen);
 
     case NGX_HTTP_IAMSMART_SC_STORED:
         return ngx_http_iamsmart_callback_answer(r, NGX_HTTP_OK, "D00000",
@@ -1279,23 +1265,13 @@ ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
 
         iams_session_free(session);
 
-        argv[0] = "SET";
-        argvlen[0] = 3;
-        argv[1] = sc->session_key;
-        argvlen[1] = sc->session_key_len;
-        argv[2] = sealed;
-        argvlen[2] = sealed_len;
-        argv[3] = "EX";
-        argvlen[3] = 2;
-        argv[4] = ttl_buf;
-        argvlen[4] = ngx_sprintf((u_char *) ttl_buf, "%L", ttl)
-                     - (u_char *) ttl_buf;
-        argv[5] = "XX";
-        argvlen[5] = 2;
+        ngx_http_iamsmart_set_cmd(&set, sc->session_key, sc->session_key_len,
+                                  sealed, sealed_len, ttl, "XX");
 
         rc = ngx_http_iamsmart_stepup_cb_wait(r, sc,
                                               NGX_HTTP_IAMSMART_SC_SAVED,
-                                              6, argv, argvlen);
+                                              set.argc, set.argv,
+                                              set.argvlen);
         free(sealed);
 
         return rc;

@@ -69,6 +69,32 @@ ngx_http_iamsmart_redis_call(ngx_http_request_t *r,
 }
 
 
+/* SET key value EX ttl [NX|XX], ready for the calls below */
+void
+ngx_http_iamsmart_set_cmd(ngx_http_iamsmart_set_cmd_t *cmd, const char *key,
+    size_t key_len, const char *value, size_t value_len, int64_t ttl,
+    const char *cond)
+{
+    cmd->argv[0] = "SET";
+    cmd->argvlen[0] = 3;
+    cmd->argv[1] = key;
+    cmd->argvlen[1] = key_len;
+    cmd->argv[2] = value;
+    cmd->argvlen[2] = value_len;
+    cmd->argv[3] = "EX";
+    cmd->argvlen[3] = 2;
+    cmd->argv[4] = (char *) cmd->ttl;
+    cmd->argvlen[4] = ngx_sprintf(cmd->ttl, "%L", ttl) - cmd->ttl;
+    cmd->argc = 5;
+
+    if (cond != NULL) {
+        cmd->argv[5] = cond;
+        cmd->argvlen[5] = 2;
+        cmd->argc = 6;
+    }
+}
+
+
 /* fire and forget: the reply is read and dropped */
 ngx_int_t
 ngx_http_iamsmart_redis_send(int argc, const char **argv,
