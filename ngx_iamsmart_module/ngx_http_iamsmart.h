@@ -464,6 +464,7 @@ ngx_int_t ngx_http_iamsmart_bridge_handler(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_loc_conf_t *lcf,
     ngx_http_iamsmart_ctx_t *ctx);
 void ngx_http_iamsmart_bridge_exit_process(void);
+ngx_int_t ngx_http_iamsmart_strip_identity_headers(ngx_http_request_t *r);
 ngx_int_t ngx_http_iamsmart_jwks_handler(ngx_http_request_t *r);
 
 /* ngx_http_iamsmart_department.c */

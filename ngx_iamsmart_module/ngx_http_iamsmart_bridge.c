@@ -63,6 +63,8 @@ static ngx_uint_t ngx_http_iamsmart_is_identity_header(ngx_http_request_t *r,
     ngx_table_elt_t *h, void *data);
 static ngx_uint_t ngx_http_iamsmart_is_bridge_header(ngx_http_request_t *r,
     ngx_table_elt_t *h, void *data);
+static ngx_uint_t ngx_http_iamsmart_is_gateway_header(ngx_http_request_t *r,
+    ngx_table_elt_t *h, void *data);
 static ngx_int_t ngx_http_iamsmart_adapter_bridge(ngx_http_request_t *r,
     ngx_http_iamsmart_department_t *dept, ngx_http_iamsmart_ctx_t *ctx);
 
@@ -364,11 +366,13 @@ ngx_http_iamsmart_is_identity_header(ngx_http_request_t *r,
 {
     ngx_http_iamsmart_department_t  *dept = data;
 
-    if ((h->key.len > 11
-         && ngx_strncasecmp(h->key.data, (u_char *) "X-Iamsmart-", 11) == 0)
-        || (h->key.len == dept->assertion_header.len
-            && ngx_strncasecmp(h->key.data, dept->assertion_header.data,
-                               h->key.len) == 0)
+    if (ngx_http_iamsmart_is_gateway_header(r, h, NULL)) {
+        return 1;
+    }
+
+    if ((h->key.len == dept->assertion_header.len
+         && ngx_strncasecmp(h->key.data, dept->assertion_header.data,
+                            h->key.len) == 0)
         || (h->key.len == dept->subject_header.len
             && ngx_strncasecmp(h->key.data, dept->subject_header.data,
                                h->key.len) == 0))
@@ -468,6 +472,63 @@ ngx_http_iamsmart_push_in_header(ngx_http_request_t *r, ngx_list_t *list,
 #endif
 
     return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_iamsmart_is_gateway_header(ngx_http_request_t *r, ngx_table_elt_t *h,
+    void *data)
+{
+    if (h->key.len > 11
+        && ngx_strncasecmp(h->key.data, (u_char *) "X-Iamsmart-", 11) == 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iamsmart: client-sent \"%V\" header removed",
+                      &h->key);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* In a session location that is not bridged: drop client X-Iamsmart-*. */
+ngx_int_t
+ngx_http_iamsmart_strip_identity_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    /* the list is rebuilt only when a request carries such a header */
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_OK;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len > 11
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Iamsmart-", 11)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    return ngx_http_iamsmart_filter_headers(r,
+                                            ngx_http_iamsmart_is_gateway_header,
+                                            NULL, 0)
+           == NGX_OK ? NGX_OK : NGX_ERROR;
 }
 
 

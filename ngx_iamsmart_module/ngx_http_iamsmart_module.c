@@ -442,7 +442,8 @@ ngx_http_iamsmart_access_handler(ngx_http_request_t *r)
     }
 
     if (lcf->bridge == NULL) {
-        return NGX_OK;
+        /* our header names mean "the gateway says": never the client */
+        return ngx_http_iamsmart_strip_identity_headers(r);
     }
 
     return ngx_http_iamsmart_bridge_handler(r, mcf, lcf, ctx);
