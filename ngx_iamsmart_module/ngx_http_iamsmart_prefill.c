@@ -30,8 +30,8 @@
 
 
 typedef enum {
-    NGX_HTTP_IAMSMART_PF_INITIATE = 0,   /* e-ME initiateRequest */
-    NGX_HTTP_IAMSMART_PF_STORE,          /* request record stored */
+    NGX_HTTP_IAMSMART_PF_STORE = 0,      /* request record stored */
+    NGX_HTTP_IAMSMART_PF_INITIATE,       /* e-ME initiateRequest */
     NGX_HTTP_IAMSMART_PF_TICKET,         /* e-ME outcome read */
     NGX_HTTP_IAMSMART_PF_EXCHANGE        /* consented data gathered */
 } ngx_http_iamsmart_pf_step_e;
@@ -72,6 +72,8 @@ static void ngx_http_iamsmart_prefill_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iamsmart_prefill_initiate(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf);
 static ngx_int_t ngx_http_iamsmart_prefill_gather(ngx_http_request_t *r,
+    ngx_http_iamsmart_prefill_t *pf);
+static ngx_int_t ngx_http_iamsmart_prefill_store(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf);
 static ngx_int_t ngx_http_iamsmart_prefill_exchanged(ngx_http_request_t *r,
     void *data);
@@ -166,6 +168,7 @@ ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r)
         }
 
         pf->ticket = arg;
+        pf->step = NGX_HTTP_IAMSMART_PF_INITIATE;
 
         return ngx_http_iamsmart_prefill_step(r, pf);
     }
@@ -189,7 +192,6 @@ ngx_http_iamsmart_prefill_initiate(ngx_http_request_t *r,
     size_t                len, n, i;
     json_t               *v;
     iams_err              err;
-    ngx_int_t             rc;
     iams_span             fields[IAMS_FIELDS_MAX];
     ngx_table_elt_t      *ua;
     iams_data_request     req;
@@ -264,17 +266,69 @@ ngx_http_iamsmart_prefill_initiate(ngx_http_request_t *r,
 
     pf->pc.mcf = pf->mcf;
     pf->pc.path = "/api/v1/account/eme/initiateRequest";
-    pf->step = NGX_HTTP_IAMSMART_PF_INITIATE;
+    return ngx_http_iamsmart_prefill_store(r, pf);
+}
 
-    rc = ngx_http_iamsmart_pcall(r, &pf->pc);
 
-    if (rc == NGX_AGAIN) {
-        r->main->count++;
-        return NGX_DONE;
+/*
+ * The pending request is stored before the platform hears of it, so that
+ * however early its callback comes, the callback location knows it (and
+ * the session and the way back here).
+ */
+static ngx_int_t
+ngx_http_iamsmart_prefill_store(ngx_http_request_t *r,
+    ngx_http_iamsmart_prefill_t *pf)
+{
+    u_char                       *p;
+    char                         *text, *sealed;
+    size_t                        len;
+    json_t                       *record;
+    iams_err                      err;
+    ngx_int_t                     rc;
+    ngx_http_iamsmart_set_cmd_t   set;
+
+    p = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_IAMSMART_REDIS_PREFIX)
+                             + sizeof("stepup:v1:") + IAMS_BUSINESS_ID_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return rc == NGX_OK ? ngx_http_iamsmart_prefill_step(r, pf)
-                        : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    pf->request_key.data = p;
+    pf->request_key.len = ngx_sprintf(p, NGX_HTTP_IAMSMART_REDIS_PREFIX
+                                      "stepup:v1:%s", pf->business_id)
+                          - p;
+
+    record = json_pack("{s:s%, s:s, s:s%, s:I, s:s}",
+                       "s", pf->ctx->session_key, pf->ctx->session_key_len,
+                       "st", pf->state,
+                       "r", r->unparsed_uri.data, r->unparsed_uri.len,
+                       "t", (json_int_t) ngx_time(),
+                       "k", "eme");
+    text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+    json_decref(record);
+
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = iams_seal(pf->mcf->keyring, IAMS_KEY_LOGIN_STATE, "s1",
+                   pf->request_key.data, pf->request_key.len,
+                   (unsigned char *) text, ngx_strlen(text), &sealed, &len,
+                   &err);
+    free(text);
+
+    if (rc != IAMS_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_iamsmart_set_cmd(&set, (char *) pf->request_key.data,
+                              pf->request_key.len, sealed, len, 600, "NX");
+
+    rc = ngx_http_iamsmart_prefill_wait(r, pf, NGX_HTTP_IAMSMART_PF_STORE,
+                                        set.argc, set.argv, set.argvlen);
+    free(sealed);
+
+    return rc;
 }
 
 
@@ -325,18 +379,28 @@ static ngx_int_t
 ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf)
 {
-    u_char                       *p, *ctx_data;
-    char                         *text, *sealed, ts[25];
-    size_t                        len, pt_len, ctx_len, argvlen[3];
-    json_t                       *record, *got, *v;
-    iams_err                      err;
-    ngx_int_t                     rc;
-    ngx_str_t                     location, *outcome;
-    const char                   *argv[3], *name;
-    unsigned char                *pt;
-    ngx_http_iamsmart_set_cmd_t   set;
+    u_char           *p, *ctx_data;
+    char              ts[25];
+    size_t            pt_len, ctx_len, argvlen[3];
+    json_t           *got, *v;
+    iams_err          err;
+    ngx_int_t         rc;
+    ngx_str_t         location, *outcome;
+    const char       *argv[3], *name;
+    unsigned char    *pt;
 
     switch (pf->step) {
+
+    case NGX_HTTP_IAMSMART_PF_STORE:
+
+        if (pf->redis.error != NULL || pf->redis.type != REDIS_REPLY_STATUS) {
+            return ngx_http_iamsmart_unavailable(r, "e-ME request not "
+                                                    "stored");
+        }
+
+        pf->step = NGX_HTTP_IAMSMART_PF_INITIATE;
+
+        /* fall through */
 
     case NGX_HTTP_IAMSMART_PF_INITIATE:
 
@@ -372,61 +436,6 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
                        iams_pcode_name(pf->pc.reply.pcode),
                        iams_pcode_message(pf->pc.reply.pcode,
                                           IAMS_LANG_EN));
-        }
-
-        /* the callback location finds the session and the way back here */
-
-        p = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_IAMSMART_REDIS_PREFIX)
-                                 + sizeof("stepup:v1:")
-                                 + IAMS_BUSINESS_ID_LEN);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        pf->request_key.data = p;
-        pf->request_key.len = ngx_sprintf(p, NGX_HTTP_IAMSMART_REDIS_PREFIX
-                                          "stepup:v1:%s", pf->business_id)
-                              - p;
-
-        record = json_pack("{s:s%, s:s, s:s%, s:I, s:s}",
-                           "s", pf->ctx->session_key,
-                           pf->ctx->session_key_len,
-                           "st", pf->state,
-                           "r", r->unparsed_uri.data, r->unparsed_uri.len,
-                           "t", (json_int_t) ngx_time(),
-                           "k", "eme");
-        text = record ? json_dumps(record, JSON_COMPACT) : NULL;
-        json_decref(record);
-
-        if (text == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        rc = iams_seal(pf->mcf->keyring, IAMS_KEY_LOGIN_STATE, "s1",
-                       pf->request_key.data, pf->request_key.len,
-                       (unsigned char *) text, ngx_strlen(text), &sealed,
-                       &len, &err);
-        free(text);
-
-        if (rc != IAMS_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_iamsmart_set_cmd(&set, (char *) pf->request_key.data,
-                                  pf->request_key.len, sealed, len, 600,
-                                  "NX");
-
-        rc = ngx_http_iamsmart_prefill_wait(r, pf, NGX_HTTP_IAMSMART_PF_STORE,
-                                            set.argc, set.argv, set.argvlen);
-        free(sealed);
-
-        return rc;
-
-    case NGX_HTTP_IAMSMART_PF_STORE:
-
-        if (pf->redis.error != NULL || pf->redis.type != REDIS_REPLY_STATUS) {
-            return ngx_http_iamsmart_unavailable(r, "e-ME request not "
-                                                    "stored");
         }
 
         location.len = pf->mcf->platform_url.len + sizeof("/approve/")

@@ -40,8 +40,8 @@
 
 
 typedef enum {
-    NGX_HTTP_IAMSMART_SU_INITIATE = 0,
-    NGX_HTTP_IAMSMART_SU_STORE,
+    NGX_HTTP_IAMSMART_SU_STORE = 0,      /* the pending request stored */
+    NGX_HTTP_IAMSMART_SU_INITIATE,       /* initiateRequest answered */
     NGX_HTTP_IAMSMART_SU_REDIRECT
 } ngx_http_iamsmart_su_step_e;
 
@@ -195,13 +195,16 @@ static ngx_int_t
 ngx_http_iamsmart_stepup_start(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx)
 {
-    char                        *body;
-    size_t                       len;
-    iams_err                     err;
-    ngx_int_t                    rc;
-    ngx_table_elt_t             *ua;
-    iams_initiate_common         c;
-    ngx_http_iamsmart_stepup_t  *st;
+    char                         *body, *text, *sealed;
+    size_t                        len, sealed_len;
+    json_t                       *record;
+    iams_err                      err;
+    ngx_int_t                     rc;
+    ngx_str_t                     key, return_url;
+    ngx_table_elt_t              *ua;
+    iams_initiate_common          c;
+    ngx_http_iamsmart_stepup_t   *st;
+    ngx_http_iamsmart_set_cmd_t   set;
 
     st = ngx_pcalloc(r->pool, sizeof(ngx_http_iamsmart_stepup_t));
     if (st == NULL) {
@@ -258,13 +261,69 @@ ngx_http_iamsmart_stepup_start(ngx_http_request_t *r,
 
     ctx->stepup = st;
 
-    rc = ngx_http_iamsmart_pcall(r, &st->pc);
+    /*
+     * The pending request is stored before the platform hears of it, so
+     * that however early its callback comes, the gateway knows the request.
+     */
 
-    if (rc != NGX_OK) {
-        return rc;
+    return_url = r->unparsed_uri;
+
+    if (iams_return_url_check((char *) return_url.data, return_url.len, &err)
+        != IAMS_OK)
+    {
+        ngx_str_set(&return_url, "/");
     }
 
-    return ngx_http_iamsmart_stepup_initiated(r, mcf, ctx);
+    if (ngx_http_iamsmart_stepup_key(r->pool, st->business_id,
+                                     IAMS_BUSINESS_ID_LEN, "", &key)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    record = json_pack("{s:s%, s:s, s:s%, s:I, s:s}",
+                       "s", ctx->session_key, ctx->session_key_len,
+                       "st", ctx->login_statebuf,
+                       "r", return_url.data, return_url.len,
+                       "t", (json_int_t) ngx_time(),
+                       "k", "fr");
+    text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+    json_decref(record);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = iams_seal(mcf->keyring, IAMS_KEY_LOGIN_STATE, "s1", key.data,
+                   key.len, (unsigned char *) text, ngx_strlen(text),
+                   &sealed, &sealed_len, &err);
+    free(text);
+
+    if (rc != IAMS_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_iamsmart_set_cmd(&set, (char *) key.data, key.len, sealed,
+                              sealed_len, NGX_HTTP_IAMSMART_STEPUP_TTL, "NX");
+
+    ctx->redis.resume = ngx_http_core_run_phases;
+
+    rc = ngx_http_iamsmart_redis_call(r, &ctx->redis, set.argc, set.argv,
+                                      set.argvlen);
+    free(sealed);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_iamsmart_finalize(r,
+                   ngx_http_iamsmart_unavailable(r, "redis is down"));
+    }
+
+    if (rc != NGX_AGAIN) {
+        return NGX_ERROR;
+    }
+
+    st->step = NGX_HTTP_IAMSMART_SU_STORE;
+
+    return NGX_AGAIN;
 }
 
 
@@ -272,19 +331,33 @@ static ngx_int_t
 ngx_http_iamsmart_stepup_initiated(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx)
 {
-    u_char                       *p;
-    char                         *text, *sealed;
-    size_t                        sealed_len;
-    json_t                       *record;
-    iams_err                      err;
-    ngx_int_t                     rc;
-    ngx_str_t                     key, return_url, location;
-    ngx_http_iamsmart_stepup_t   *st;
-    ngx_http_iamsmart_set_cmd_t   set;
+    u_char                      *p;
+    iams_err                     err;
+    ngx_int_t                    rc;
+    ngx_str_t                    location;
+    ngx_http_iamsmart_stepup_t  *st;
 
     st = ctx->stepup;
 
     switch (st->step) {
+
+    case NGX_HTTP_IAMSMART_SU_STORE:
+
+        if (!ctx->redis.done) {
+            return NGX_AGAIN;
+        }
+
+        if (ctx->redis.error != NULL || ctx->redis.type != REDIS_REPLY_STATUS)
+        {
+            return ngx_http_iamsmart_finalize(r,
+                       ngx_http_iamsmart_unavailable(r,
+                           ctx->redis.error ? ctx->redis.error
+                                            : "step-up not stored"));
+        }
+
+        st->step = NGX_HTTP_IAMSMART_SU_INITIATE;
+
+        /* fall through */
 
     case NGX_HTTP_IAMSMART_SU_INITIATE:
 
@@ -316,80 +389,6 @@ ngx_http_iamsmart_stepup_initiated(ngx_http_request_t *r,
                                               IAMS_LANG_EN),
                            iams_pcode_message(st->pc.reply.pcode,
                                               IAMS_LANG_ZH_HK), NULL));
-        }
-
-        return_url = r->unparsed_uri;
-
-        if (iams_return_url_check((char *) return_url.data, return_url.len,
-                                  &err)
-            != IAMS_OK)
-        {
-            ngx_str_set(&return_url, "/");
-        }
-
-        if (ngx_http_iamsmart_stepup_key(r->pool, st->business_id,
-                                         IAMS_BUSINESS_ID_LEN, "", &key)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        record = json_pack("{s:s%, s:s, s:s%, s:I, s:s}",
-                           "s", ctx->session_key, ctx->session_key_len,
-                           "st", ctx->login_statebuf,
-                           "r", return_url.data, return_url.len,
-                           "t", (json_int_t) ngx_time(),
-                           "k", "fr");
-        text = record ? json_dumps(record, JSON_COMPACT) : NULL;
-        json_decref(record);
-
-        if (text == NULL) {
-            return NGX_ERROR;
-        }
-
-        rc = iams_seal(mcf->keyring, IAMS_KEY_LOGIN_STATE, "s1", key.data,
-                       key.len, (unsigned char *) text, ngx_strlen(text),
-                       &sealed, &sealed_len, &err);
-        free(text);
-
-        if (rc != IAMS_OK) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_iamsmart_set_cmd(&set, (char *) key.data, key.len, sealed,
-                                  sealed_len, NGX_HTTP_IAMSMART_STEPUP_TTL,
-                                  "NX");
-
-        ctx->redis.resume = ngx_http_core_run_phases;
-
-        rc = ngx_http_iamsmart_redis_call(r, &ctx->redis, set.argc, set.argv,
-                                          set.argvlen);
-        free(sealed);
-
-        if (rc == NGX_DECLINED) {
-            return ngx_http_iamsmart_finalize(r,
-                       ngx_http_iamsmart_unavailable(r, "redis is down"));
-        }
-
-        if (rc != NGX_AGAIN) {
-            return NGX_ERROR;
-        }
-
-        st->step = NGX_HTTP_IAMSMART_SU_STORE;
-        return NGX_AGAIN;
-
-    case NGX_HTTP_IAMSMART_SU_STORE:
-
-        if (!ctx->redis.done) {
-            return NGX_AGAIN;
-        }
-
-        if (ctx->redis.error != NULL || ctx->redis.type != REDIS_REPLY_STATUS)
-        {
-            return ngx_http_iamsmart_finalize(r,
-                       ngx_http_iamsmart_unavailable(r,
-                           ctx->redis.error ? ctx->redis.error
-                                            : "step-up not stored"));
         }
 
         location.len = mcf->platform_url.len
