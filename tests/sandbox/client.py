@@ -41,6 +41,9 @@ PATHS = {
     "eme": "/api/v1/account/eme/initiateRequest",
     "profile": "/api/v1/account/auth/profile/initiateRequest",
     "stepup": "/api/v1/account/stepup/initiateRequest",
+    # anonymous e-ME: the sandbox's reading of the non-public spec
+    "anonymousEme": "/api/v1/anonymous/eme/initiateRequest",
+    "anonymousResult": "/api/v1/anonymous/eme/getResult",
 }
 
 
@@ -178,15 +181,60 @@ class Client:
         payload.update(extra)
         return self.call(PATHS[kind], payload)
 
+    # ---- anonymous e-ME (no prior login) ----
+
+    def anonymous_initiate(self, business_id, eme_fields, source="PC_Browser",
+                           lang="en-US", **extra):
+        """Returns a Response whose content holds ticketID; extra carries
+        formName, formNum, formDesc."""
+        payload = {"businessID": business_id, "eMEFields": list(eme_fields),
+                   "source": source, "lang": lang}
+        payload.update(extra)
+        return self.call(PATHS["anonymousEme"], payload)
+
+    def anonymous_result(self, access_token, ticket_id=None,
+                         business_id=None):
+        payload = {"accessToken": access_token}
+        if ticket_id is not None:
+            payload["ticketID"] = ticket_id
+        if business_id is not None:
+            payload["businessID"] = business_id
+        return self.call(PATHS["anonymousResult"], payload)
+
+    def anonymous_eme(self, business_id, eme_fields, redirect_uri,
+                      state="sandbox", **extra):
+        """The whole anonymous flow with auto-approve on: initiate, getQR
+        with the ticket, getToken, getResult.  Returns getResult's
+        content."""
+        r = self.anonymous_initiate(business_id, eme_fields, **extra)
+        if not r.ok:
+            raise ClientError("anonymous initiateRequest failed: %r" % r)
+        ticket = r.content["ticketID"]
+        got = self.authorize(redirect_uri, state, ticket_id=ticket,
+                             scope="eidapi_formFilling")
+        if "code" not in got:
+            raise ClientError("anonymous getQR refused: %s"
+                              % got.get("error_code"))
+        r = self.get_token(got["code"])
+        if not r.ok:
+            raise ClientError("getToken failed: %r" % r)
+        r = self.anonymous_result(r.content["accessToken"], ticket)
+        if not r.ok:
+            raise ClientError("anonymous getResult failed: %r" % r)
+        return r.content
+
     # ---- browser side of login ----
 
     def get_qr_path(self, redirect_uri, state, scope="eidapi_auth",
-                    source="PC_Browser", lang="en-US", broker_page=False):
-        return "/api/v1/auth/getQR?" + urllib.parse.urlencode({
-            "clientID": self.client_id, "responseType": "code",
-            "source": source, "redirectURI": redirect_uri, "scope": scope,
-            "lang": lang, "state": state,
-            "brokerPage": "true" if broker_page else "false"})
+                    source="PC_Browser", lang="en-US", broker_page=False,
+                    ticket_id=None):
+        query = {"clientID": self.client_id, "responseType": "code",
+                 "source": source, "redirectURI": redirect_uri,
+                 "scope": scope, "lang": lang, "state": state,
+                 "brokerPage": "true" if broker_page else "false"}
+        if ticket_id is not None:
+            query["ticketID"] = ticket_id
+        return "/api/v1/auth/getQR?" + urllib.parse.urlencode(query)
 
     def authorize(self, redirect_uri, state, **kw):
         """GET getQR as a browser would, without following the redirect.

@@ -36,6 +36,9 @@ SIGNED_ROUTES = {
     "/api/v1/account/auth/profile/initiateRequest":
         (True, "initiate", ("profile",)),
     "/api/v1/account/stepup/initiateRequest": (True, "initiate", ("stepup",)),
+    "/api/v1/anonymous/eme/initiateRequest":
+        (True, "anonymous_initiate", ()),
+    "/api/v1/anonymous/eme/getResult": (True, "anonymous_result", ()),
 }
 
 LOGGED_HEADERS = ("clientID", "signatureMethod", "timestamp", "nonce",
@@ -334,8 +337,13 @@ class Handler(BaseHTTPRequestHandler):
             limit = int(q.get("limit", ["100"])[0])
             return {"tickets": [t.summary()
                                 for t in store.recent_tickets(limit)]}
+        if name == "anonymous":
+            limit = int(q.get("limit", ["100"])[0])
+            return {"tickets": [t.summary()
+                                for t in store.recent_anonymous(limit)]}
         if name.startswith("tickets/"):
-            ticket = store.get_ticket(name[len("tickets/"):])
+            ticket = (store.get_ticket(name[len("tickets/"):])
+                      or store.get_anonymous(name[len("tickets/"):]))
             if ticket is None:
                 raise BadRequest("unknown ticket")
             return ticket.summary()

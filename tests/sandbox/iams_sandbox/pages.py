@@ -49,14 +49,27 @@ def login_page(login, personas):
                        "deny")
     mode = ("deep link into the app (brokerPage=true)"
             if login["broker_page"] else "QR code page")
-    body = ("<p>Online service <code>%s</code> asks you to log in with "
-            "iAM Smart.</p><p>Scope: <code>%s</code><br>Source: "
-            "<code>%s</code>, language <code>%s</code>, shown as a %s.</p>"
+    anonymous = login.get("ticket_id") is not None
+    if anonymous:
+        rows = "".join("<tr><th>%s</th><td>%s</td></tr>" % (_e(k), _e(v))
+                       for k, v in login["form"].items())
+        what = ("sends an anonymous e-ME form-filling request (no login)."
+                "</p><table><tr><th>businessID</th><td>%s</td></tr>%s"
+                "<tr><th>fields</th><td>%s</td></tr></table><p>"
+                "Pick the citizen who fills in the form."
+                % (_e(login["business_id"]), rows,
+                   _e(", ".join(login["fields"]))))
+    else:
+        what = "asks you to log in with iAM Smart."
+    body = ("<p>Online service <code>%s</code> %s</p><p>Scope: <code>%s"
+            "</code><br>Source: <code>%s</code>, language <code>%s</code>, "
+            "shown as a %s.</p>"
             "<form method=\"post\" action=\"/sandbox/login/%s\">%s</form>"
-            % (_e(login["client_id"]), _e(" ".join(login["scope"])),
+            % (_e(login["client_id"]), what, _e(" ".join(login["scope"])),
                _e(login["source"]), _e(login["lang"]), _e(mode),
                _e(login["id"]), buttons))
-    return _page("Log in with iAM Smart", body)
+    return _page("Fill in a form with e-ME (anonymous)" if anonymous
+                 else "Log in with iAM Smart", body)
 
 
 _TICKET_TITLES = {"eme": "Fill in a form with e-ME",

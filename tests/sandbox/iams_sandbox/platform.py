@@ -12,6 +12,12 @@ profile and step-up tickets are decided callback_delay seconds after they
 are initiated, according to the behaviour of the persona that owns the
 access token.  Otherwise a browser decides on the approval pages, and a
 ticket nobody decides times out after ticket_ttl seconds.
+
+Anonymous e-ME form filling (no login; the sandbox's reading of the
+non-public spec): anonymous_initiate gives a ticketID, getQR with that
+ticketID claims it once and ends in a code like a login, getToken binds
+the access token to the ticket (no openID), and anonymous_result hands
+the approving persona's fields over once.
 """
 
 import json
@@ -35,6 +41,8 @@ LANGS = ("en-US", "zh-HK", "zh-CN")
 STATE_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 BUSINESS_ID_RE = re.compile(r"^[\x21-\x7e]{1,36}$")
 NONCE_RE = re.compile(r"^[\x21-\x7e]{1,36}$")
+
+ANON_SCOPE = "eidapi_formFilling"
 
 TICKET_KINDS = {
     # kind: (fields key, allowed fields, scope, unknown-field code,
@@ -96,6 +104,12 @@ def _field_list(payload, name, allowed, unknown_code, required):
     return list(dict.fromkeys(value))
 
 
+def _form_details(payload):
+    """The optional form name, number and description a request shows."""
+    return {k: payload[k] for k in ("formName", "formNum", "formDesc")
+            if payload.get(k)}
+
+
 class Ticket:
     """An e-ME, profile or step-up request awaiting the citizen."""
 
@@ -111,9 +125,7 @@ class Ticket:
         self.source = payload["source"]
         self.lang = payload.get("lang") or "zh-HK"
         self.fields = fields
-        self.form = {k: payload.get(k) for k in ("formName", "formNum",
-                                                 "formDesc")
-                     if payload.get(k)}
+        self.form = _form_details(payload)
         self.created_ms = now_ms
         self.expires_ms = now_ms + ttl_ms
         self.status = "pending"
@@ -129,6 +141,33 @@ class Ticket:
                 "redirectURI": self.redirect_uri, "fields": self.fields,
                 "status": self.status, "outcome": self.outcome,
                 "delivery": self.delivery, "created_ms": self.created_ms}
+
+
+class AnonymousTicket:
+    """An anonymous e-ME request: initiated by the service without a
+    login, then carried through getQR (once), the citizen's choice of
+    persona, getToken and getResult (once)."""
+
+    def __init__(self, client_id, payload, fields, now_ms, ttl_ms):
+        self.id = uuid.uuid4().hex
+        self.kind = "anonymous-eme"
+        self.client_id = client_id
+        self.business_id = payload["businessID"]
+        self.source = payload["source"]
+        self.lang = payload.get("lang") or "zh-HK"
+        self.fields = fields
+        self.form = _form_details(payload)
+        self.created_ms = now_ms
+        self.expires_ms = now_ms + ttl_ms
+        self.state = None
+        self.status = "initiated"     # -> "authorizing" -> "retrieved"
+
+    def summary(self):
+        return {"ticketID": self.id, "kind": self.kind,
+                "clientID": self.client_id, "businessID": self.business_id,
+                "state": self.state, "fields": self.fields,
+                "status": self.status, "created_ms": self.created_ms,
+                "expires_ms": self.expires_ms}
 
 
 class Platform:
@@ -293,20 +332,28 @@ class Platform:
         broker = _string(q, "brokerPage", required=False) or "false"
         if broker not in ("true", "false"):
             raise ProtocolError(codes.BAD_PARAMETER, "brokerPage")
-        if "ticketID" in q:
-            raise ProtocolError(codes.BAD_PARAMETER,
-                                "anonymous flows are not simulated")
+        ticket_id = _string(q, "ticketID", required="ticketID" in q,
+                            max_len=64)
         scopes = _string(q, "scope", max_len=256).split()
         if not scopes:
             raise ProtocolError(codes.MISSING_PARAMETER, "scope")
         refused = [s for s in scopes if s not in client.scopes]
         if refused:
             raise ProtocolError(codes.INSUFFICIENT_SCOPE, " ".join(refused))
+        if ticket_id is not None and ANON_SCOPE not in scopes:
+            raise ProtocolError(codes.INSUFFICIENT_SCOPE,
+                                "an anonymous e-ME ticket needs scope "
+                                + ANON_SCOPE)
         login = {"id": secrets.token_urlsafe(18), "client_id": cid,
                  "redirect_uri": redirect, "state": state,
                  "scope": list(dict.fromkeys(scopes)), "lang": lang,
                  "source": source, "broker_page": broker == "true",
                  "expires_ms": now_ms + int(self.settings.ticket_ttl * 1000)}
+        if ticket_id is not None:
+            # last check, so that a bad query does not burn the ticket
+            ticket = self._claim_anonymous(client, ticket_id, state, now_ms)
+            login.update(ticket_id=ticket.id, business_id=ticket.business_id,
+                         fields=ticket.fields, form=ticket.form)
         persona = self.auto_persona(client)
         if persona:
             outcome = self.behaviour(persona, "login")
@@ -324,7 +371,7 @@ class Platform:
         code = secrets.token_urlsafe(24)
         self.store.put_code(code, {
             "client_id": login["client_id"], "persona_id": persona_id,
-            "scope": login["scope"],
+            "scope": login["scope"], "ticket_id": login.get("ticket_id"),
             "expires_ms": now_ms + int(self.settings.code_ttl * 1000)})
         return add_query(login["redirect_uri"], code=code,
                          state=login["state"])
@@ -356,10 +403,18 @@ class Platform:
         persona = self.persona(record["persona_id"])
         token = secrets.token_urlsafe(32)
         ttl = int(self.settings.token_ttl * 1000)
+        ticket_id = record.get("ticket_id")
         self.store.put_token(token, {
             "client_id": client.client_id, "persona_id": persona.id,
             "scope": record["scope"], "issued_ms": now_ms,
-            "expires_ms": now_ms + ttl})
+            "expires_ms": now_ms + ttl, "ticket_id": ticket_id})
+        if ticket_id:
+            # anonymous: no openID, lastModifiedDate or userType, nothing
+            # that would identify the citizen beyond the form data
+            return {"accessToken": token, "tokenType": "Bearer",
+                    "issueAt": now_ms, "expiresIn": ttl,
+                    "scope": " ".join(record["scope"]),
+                    "ticketID": ticket_id}
         return {"accessToken": token, "tokenType": "Bearer",
                 "issueAt": now_ms, "expiresIn": ttl,
                 "openID": self.open_id(client, persona.id),
@@ -377,7 +432,9 @@ class Platform:
         token = payload.get("accessToken")
         record = (self.store.get_token(token, now_ms)
                   if isinstance(token, str) and token else None)
-        if record is None or record["client_id"] != client.client_id:
+        if (record is None or record["client_id"] != client.client_id
+                or record.get("ticket_id")):
+            # an anonymous token is good for getResult only
             raise ProtocolError(codes.TOKEN_INVALID)
         presented = _string(payload, "openID", max_len=128)
         if presented != self.open_id(client, record["persona_id"]):
@@ -527,3 +584,90 @@ class Platform:
                          + self.sender.worst_case_seconds())
         return add_query(ticket.redirect_uri, state=ticket.state,
                          businessID=ticket.business_id)
+
+
+    # ---- anonymous e-ME form filling ----
+
+    def anonymous_initiate(self, client, payload, now_ms):
+        """POST /api/v1/anonymous/eme/initiateRequest: like the logged-in
+        e-ME request without openID/accessToken, redirectURI and state
+        (those come with getQR).  Answers {ticketID}."""
+        business_id = _string(payload, "businessID")
+        if not BUSINESS_ID_RE.match(business_id):
+            raise ProtocolError(codes.BAD_PARAMETER,
+                                "businessID must be 1-36 printable ASCII")
+        if _string(payload, "source") not in SOURCES:
+            raise ProtocolError(codes.BAD_PARAMETER, "source")
+        lang = _string(payload, "lang", required=False)
+        if lang is not None and lang not in LANGS:
+            raise ProtocolError(codes.BAD_PARAMETER, "lang")
+        fields = _field_list(payload, "eMEFields", EME_FIELDS,
+                             codes.EME_UNKNOWN_FIELD, True)
+        _string(payload, "formName", required=False, max_len=255)
+        _string(payload, "formNum", required=False, max_len=20)
+        _string(payload, "formDesc", required=False, max_len=255)
+        if ANON_SCOPE not in client.scopes:
+            raise ProtocolError(codes.INSUFFICIENT_SCOPE, ANON_SCOPE)
+        if not self.store.claim_business_id(client.client_id, business_id):
+            raise ProtocolError(codes.DUPLICATE_BUSINESS_ID, business_id)
+        ticket = AnonymousTicket(client.client_id, payload, fields, now_ms,
+                                 int(self.settings.ticket_ttl * 1000))
+        self.store.put_anonymous(ticket)
+        return {"ticketID": ticket.id}
+
+    def _claim_anonymous(self, client, ticket_id, state, now_ms):
+        """getQR with ticketID: the ticket must be this client's, unused
+        and unexpired; it is used from then on, whatever the citizen
+        decides."""
+        with self.store.lock:
+            ticket = self.store.get_anonymous(ticket_id)
+            if ticket is None or ticket.client_id != client.client_id:
+                raise ProtocolError(codes.BAD_PARAMETER,
+                                    "ticketID unknown")
+            if ticket.status != "initiated":
+                raise ProtocolError(codes.BAD_PARAMETER,
+                                    "ticketID already used")
+            if ticket.expires_ms <= now_ms:
+                raise ProtocolError(codes.EME_TIMEOUT, "ticketID expired")
+            ticket.status = "authorizing"
+            ticket.state = state
+        return ticket
+
+    def anonymous_result(self, client, payload, now_ms):
+        """POST /api/v1/anonymous/eme/getResult with {accessToken,
+        ticketID} or {accessToken, businessID}: the approved persona's
+        e-ME fields, shaped like the logged-in e-ME callback content.
+        The access token is spent by a successful call."""
+        token = payload.get("accessToken")
+        ticket_id = _string(payload, "ticketID", required=False, max_len=64)
+        business_id = _string(payload, "businessID", required=False,
+                              max_len=36)
+        if ticket_id is None and business_id is None:
+            raise ProtocolError(codes.MISSING_PARAMETER,
+                                "ticketID or businessID")
+        with self.store.lock:
+            record = (self.store.get_token(token, now_ms)
+                      if isinstance(token, str) and token else None)
+            if (record is None or record["client_id"] != client.client_id
+                    or not record.get("ticket_id")):
+                raise ProtocolError(codes.TOKEN_INVALID)
+            ticket = self.store.get_anonymous(record["ticket_id"])
+            if ticket is None:
+                raise ProtocolError(codes.TOKEN_INVALID,
+                                    "the ticket of this token is gone")
+            if ticket_id is not None and ticket_id != ticket.id:
+                raise ProtocolError(codes.BAD_PARAMETER,
+                                    "ticketID does not match the access "
+                                    "token")
+            if business_id is not None and business_id != ticket.business_id:
+                raise ProtocolError(codes.BAD_PARAMETER,
+                                    "businessID does not match the access "
+                                    "token")
+            if ticket.expires_ms <= now_ms:
+                raise ProtocolError(codes.EME_TIMEOUT, "ticketID expired")
+            self.store.drop_token(token)
+            ticket.status = "retrieved"
+        content = {"businessID": ticket.business_id, "state": ticket.state}
+        content.update(self.persona(record["persona_id"]).fields(
+            ticket.fields))
+        return content

@@ -2,8 +2,9 @@
 
 Protocol state: per-client CEKs (live and retired), seen nonces,
 authorisation codes, access tokens, claimed businessIDs, pending login
-approvals and tickets.  Test state: fault injection, admin overrides and
-a ring buffer of recent requests and callbacks.
+approvals, tickets and anonymous e-ME tickets.  Test state: fault
+injection, admin overrides and a ring buffer of recent requests and
+callbacks.
 
 With a state file, CEKs, access tokens and businessIDs survive a restart
 so that a gateway's cached CEK and sessions stay valid across
@@ -72,6 +73,7 @@ class Store:
         self._business_ids = {cid: set() for cid in ids}
         self._logins = {}
         self._tickets = collections.OrderedDict()
+        self._anonymous = collections.OrderedDict()
 
     def _reset_test_state(self):
         self.faults = Faults()
@@ -157,6 +159,11 @@ class Store:
                 record = None
             return record
 
+    def drop_token(self, token):
+        with self.lock:
+            if self._tokens.pop(token, None) is not None:
+                self._save()
+
     def claim_business_id(self, client_id, business_id):
         with self.lock:
             used = self._business_ids[client_id]
@@ -185,6 +192,20 @@ class Store:
     def get_ticket(self, ticket_id):
         with self.lock:
             return self._tickets.get(ticket_id)
+
+    def put_anonymous(self, ticket):
+        with self.lock:
+            self._anonymous[ticket.id] = ticket
+            while len(self._anonymous) > 10000:
+                self._anonymous.popitem(last=False)
+
+    def get_anonymous(self, ticket_id):
+        with self.lock:
+            return self._anonymous.get(ticket_id)
+
+    def recent_anonymous(self, limit):
+        with self.lock:
+            return list(self._anonymous.values())[-limit:]
 
     def recent_tickets(self, limit):
         with self.lock:
