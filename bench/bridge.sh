@@ -37,12 +37,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MODULE=$ROOT/build/ngx_http_iamsmart_module.so
 JOSE=$ROOT/build/bin/iamsmart-jose
-NGINX=${NGINX:-/usr/sbin/nginx}
-REDIS=${REDIS:-/usr/bin/redis-server}
 PYTHON=/usr/bin/python3
-SANDBOX=$ROOT/tests/sandbox
 LOGIN=$ROOT/tests/integration/login_support.py
 
 ROUNDS=${ROUNDS:-5}
@@ -54,67 +50,13 @@ CLIENT_ID=bench-bridge
 COOKIE_NAME=iamsmart_session
 TARGET=0.70
 
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+. "$ROOT/bench/lib/common.sh"
 
 [[ -f $MODULE ]] || die "$MODULE missing: run make"
 [[ -x $JOSE ]] || die "$JOSE missing: run make"
 command -v wrk >/dev/null || die "wrk missing (apt-get install wrk)"
-[[ -x $REDIS ]] || die "redis-server missing (apt-get install redis-server)"
 
-DIR=$(mktemp -d /tmp/iamsmart-bench-bridge.XXXXXX)
-chmod 755 "$DIR"
-NGINX_PID="" REDIS_PID="" SANDBOX_PID=""
-
-stop_pid() {
-    local pid=$1 sig=$2 i
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill "-$sig" "$pid" 2>/dev/null || true
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    if [[ -z $NGINX_PID && -s $DIR/nginx.pid ]]; then
-        NGINX_PID=$(cat "$DIR/nginx.pid")
-    fi
-    stop_pid "$NGINX_PID" QUIT
-    stop_pid "$SANDBOX_PID" TERM
-    stop_pid "$REDIS_PID" TERM
-    wait 2>/dev/null || true
-    if [[ -n ${KEEP:-} || $status -ne 0 ]]; then
-        printf 'bench: files kept in %s\n' "$DIR" >&2
-    else
-        rm -rf "$DIR"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_port() {
-    local port=$1 pid=$2 what=$3 i
-    for i in $(seq 150); do
-        if "$PYTHON" -c 'import socket, sys
-socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" \
-            2>/dev/null; then
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || die "$what died (see $DIR)"
-        sleep 0.1
-    done
-    die "$what did not listen on $port"
-}
+bench_setup bridge
 
 PORT=$(free_port)
 BACKEND_PORT=$(free_port)
@@ -124,53 +66,16 @@ ports=$(printf '%s\n' "$PORT" "$BACKEND_PORT" "$REDIS_PORT" "$SANDBOX_PORT" \
         | sort -u | wc -l)
 [[ $ports == 4 ]] || die "port collision, run again"
 
-# ---- keys: platform client secret and KEK, gateway secret, signing key ----
+# ---- keys, Redis (no persistence needed here) and the sandbox ----
 
-mkdir -p "$DIR/keys"
-"$PYTHON" "$SANDBOX/make_keys.py" "$DIR/keys" >/dev/null
-( umask 077
-  printf 'current %s\npairwise %s\n' "$(head -c 32 /dev/urandom | base64)" \
-      "$(head -c 32 /dev/urandom | base64)" >"$DIR/keys/gateway_secret"
-  "$JOSE" keygen --kty EC --kid bench-1 >"$DIR/keys/signing.jwk" )
-
-# ---- Redis (no persistence needed here) and the sandbox ----
-
-"$REDIS" --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
-    --appendonly no --dir "$DIR" --daemonize no \
-    --logfile "$DIR/redis.log" &
-REDIS_PID=$!
-wait_port "$REDIS_PORT" "$REDIS_PID" redis-server
-
-"$PYTHON" "$SANDBOX/iamsmart_sandbox.py" --host 127.0.0.1 \
-    --port "$SANDBOX_PORT" --client-id "$CLIENT_ID" \
-    --client-secret-file "$DIR/keys/client_secret" \
-    --kek-cert-or-pubkey "$DIR/keys/kek_public.pem" \
-    --redirect-uri "http://127.0.0.1:$PORT/iamsmart/callback" \
-    --auto-approve chan-tai-man >"$DIR/sandbox.log" 2>&1 &
-SANDBOX_PID=$!
-wait_port "$SANDBOX_PORT" "$SANDBOX_PID" sandbox
+make_bench_keys pairwise
+( umask 077; "$JOSE" keygen --kty EC --kid bench-1 >"$DIR/keys/signing.jwk" )
+start_redis "$REDIS_PORT"
+start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
 
 # ---- nginx ----
 
-cat >"$DIR/nginx.conf" <<EOF
-load_module $MODULE;
-daemon on;
-master_process on;
-worker_processes $WORKERS;
-pid $DIR/nginx.pid;
-lock_file $DIR/nginx.lock;
-error_log $DIR/error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    access_log off;
-    client_body_temp_path $DIR/client_body_temp;
-    proxy_temp_path $DIR/proxy_temp;
-    fastcgi_temp_path $DIR/fastcgi_temp;
-    uwsgi_temp_path $DIR/uwsgi_temp;
-    scgi_temp_path $DIR/scgi_temp;
-    keepalive_requests 100000;
+{ nginx_conf_head; cat <<EOF
 
     iamsmart_redis 127.0.0.1:$REDIS_PORT;
     iamsmart_redis_timeout 500ms;
@@ -242,12 +147,8 @@ http {
     }
 }
 EOF
-
-"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -t -q || die "nginx -t failed"
-"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf"
-for _ in $(seq 100); do [[ -s $DIR/nginx.pid ]] && break; sleep 0.05; done
-NGINX_PID=$(cat "$DIR/nginx.pid")
-wait_port "$PORT" "$NGINX_PID" nginx
+} >"$DIR/nginx.conf"
+start_nginx "$PORT"
 
 URL=http://127.0.0.1:$PORT
 
@@ -257,9 +158,6 @@ COOKIE=$("$PYTHON" "$LOGIN" login "$URL/session/start") \
     || die "login through the sandbox failed (see $DIR)"
 [[ $COOKIE == "$COOKIE_NAME="* ]] || die "no session cookie: $COOKIE"
 
-status() {
-    curl -s -o /dev/null -w '%{http_code}' "$@"
-}
 for loc in plain session bridge sign; do
     [[ $(status -H "Cookie: $COOKIE" "$URL/$loc") == 200 ]] \
         || die "/$loc does not answer 200 with the session cookie"
@@ -274,18 +172,6 @@ read -r sub assertion <<<"$show"
 printf '%s' "$assertion" | "$JOSE" jwt --jwks "$DIR/keys/public.jwks" \
     --iss https://gateway.bench.invalid --aud https://bench.invalid \
     >/dev/null || die "the assertion does not verify"
-
-# CPU time (clock ticks, user + system) of the given pids, summed.
-cpu_ticks() {
-    local pid total=0 f
-    for pid in "$@"; do
-        f=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-        f=${f##*) }                      # fields after "(comm) "
-        set -- $f
-        total=$((total + ${12} + ${13}))  # utime, stime (fields 14, 15)
-    done
-    echo "$total"
-}
 
 WORKER_PIDS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
 TICK=$(getconf CLK_TCK)

@@ -54,7 +54,7 @@ CONNECTIONS=${CONNECTIONS:-16}
 WORKERS=${WORKERS:-1}
 FSYNC=${FSYNC:-everysec}
 
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+. "$ROOT/bench/lib/common.sh"
 
 [[ -f $ROOT/build/ngx_http_iamsmart_module.so ]] \
     || die "build/ngx_http_iamsmart_module.so missing: run make"
@@ -66,36 +66,13 @@ command -v wrk >/dev/null || die "wrk missing (apt-get install wrk)"
 command -v curl >/dev/null || die "curl missing"
 [[ $FSYNC == always || $FSYNC == everysec ]] || die "FSYNC: always or everysec"
 
-DIR=$(mktemp -d /tmp/iamsmart-bench-exchange.XXXXXX)
-chmod 755 "$DIR"
-SERVE_PID=""
-
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    if [[ -n $SERVE_PID ]] && kill -0 "$SERVE_PID" 2>/dev/null; then
-        kill -TERM "$SERVE_PID" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$SERVE_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$SERVE_PID" 2>/dev/null && kill -KILL "$SERVE_PID"
-    fi
-    if [[ -n ${KEEP:-} || $status -ne 0 ]]; then
-        printf 'bench: files kept in %s\n' "$DIR" >&2
-    else
-        rm -rf "$DIR"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_setup exchange
 
 printf 'bench: starting redis, the sandboxes and the gateway...\n' >&2
 "$PYTHON" "$SUPPORT" serve "$DIR/stack" --workers "$WORKERS" \
     --fsync "$FSYNC" >"$DIR/serve.log" 2>&1 &
 SERVE_PID=$!
+track_pid "$SERVE_PID"
 for _ in $(seq 600); do
     [[ -s $DIR/stack/stack.json ]] && break
     kill -0 "$SERVE_PID" 2>/dev/null \
@@ -155,14 +132,7 @@ EOF
 # CPU time (clock ticks, user + system) of the nginx workers so far.
 NGINX_MASTER=$(cat "$STACK/nginx/nginx.pid")
 worker_ticks() {
-    local total=0 pid stat f
-    for pid in $(pgrep -P "$NGINX_MASTER"); do
-        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-        stat=${stat##*) }
-        read -r -a f <<<"$stat"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
+    cpu_ticks $(pgrep -P "$NGINX_MASTER")
 }
 TICK=$(getconf CLK_TCK)
 

@@ -28,8 +28,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MODULE=$ROOT/build/ngx_http_iamsmart_module.so
-NGINX=${NGINX:-/usr/sbin/nginx}
 PYTHON=/usr/bin/python3
 LIB=$ROOT/bench/lib
 
@@ -40,44 +38,12 @@ CONNECTIONS=${CONNECTIONS:-50}
 WORKERS=${WORKERS:-1}
 TOKENS=${TOKENS:-10000}
 
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+. "$ROOT/bench/lib/common.sh"
 
 [[ -f $MODULE ]] || die "$MODULE missing: run make"
 command -v wrk >/dev/null || die "wrk missing (apt-get install wrk)"
 
-DIR=$(mktemp -d /tmp/iamsmart-bench.XXXXXX)
-chmod 755 "$DIR"
-NGINX_PID=""
-
-cleanup() {
-    local status=$? i
-    trap - EXIT INT TERM
-    if [[ -z $NGINX_PID && -s $DIR/nginx.pid ]]; then
-        NGINX_PID=$(cat "$DIR/nginx.pid")
-    fi
-    if [[ -n $NGINX_PID ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        kill -QUIT "$NGINX_PID" 2>/dev/null || true
-        for i in $(seq 50); do
-            kill -0 "$NGINX_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$NGINX_PID" 2>/dev/null && kill -KILL "$NGINX_PID"
-    fi
-    if [[ -n ${KEEP:-} || $status -ne 0 ]]; then
-        printf 'bench: files kept in %s\n' "$DIR" >&2
-    else
-        rm -rf "$DIR"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+bench_setup jwt
 
 printf 'bench: generating keys and %d tokens per alg...\n' "$TOKENS" >&2
 "$PYTHON" "$LIB/gen_tokens.py" "$DIR" "$TOKENS"
@@ -86,25 +52,7 @@ PORT=$(free_port)
 BACKEND_PORT=$(free_port)
 while [[ $BACKEND_PORT == "$PORT" ]]; do BACKEND_PORT=$(free_port); done
 
-cat >"$DIR/nginx.conf" <<EOF
-load_module $MODULE;
-daemon on;
-master_process on;
-worker_processes $WORKERS;
-pid $DIR/nginx.pid;
-lock_file $DIR/nginx.lock;
-error_log $DIR/error.log warn;
-events {
-    worker_connections 4096;
-}
-http {
-    access_log off;
-    client_body_temp_path $DIR/client_body_temp;
-    proxy_temp_path $DIR/proxy_temp;
-    fastcgi_temp_path $DIR/fastcgi_temp;
-    uwsgi_temp_path $DIR/uwsgi_temp;
-    scgi_temp_path $DIR/scgi_temp;
-    keepalive_requests 100000;
+{ nginx_conf_head; cat <<EOF
 
     # the backend: as cheap as nginx can answer
     server {
@@ -148,22 +96,12 @@ http {
     }
 }
 EOF
-
-"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -t -q || die "nginx -t failed"
-"$NGINX" -p "$DIR/" -c "$DIR/nginx.conf"
-for _ in $(seq 100); do [[ -s $DIR/nginx.pid ]] && break; sleep 0.05; done
-NGINX_PID=$(cat "$DIR/nginx.pid")
+} >"$DIR/nginx.conf"
+start_nginx "$PORT"
 
 URL=http://127.0.0.1:$PORT
 
 # Sanity: every location answers 200 with a token, the JWT ones 401 without.
-status() {
-    curl -s -o /dev/null -w '%{http_code}' "$@"
-}
-for _ in $(seq 50); do
-    [[ $(status "$URL/plain") == 200 ]] && break
-    sleep 0.1
-done
 for alg in es256 rs256; do
     tok=$(head -n1 "$DIR/$alg.one")
     [[ $(status -H "Authorization: Bearer $tok" "$URL/$alg") == 200 ]] \

@@ -1,0 +1,175 @@
+# Shared by bench/*.sh (sourced after they set ROOT and PYTHON): the run
+# directory and its cleanup, ports, process start and stop, CPU ticks.
+#
+#   bench_setup NAME     creates $DIR (/tmp/iamsmart-bench-NAME.*) and traps
+#                        EXIT/INT/TERM: on exit nginx ($DIR/nginx.pid) gets
+#                        QUIT, every pid given to track_pid gets TERM (last
+#                        started first), and $DIR is removed unless KEEP is
+#                        set or the run failed.
+#   track_pid PID        stops PID at exit.
+#   free_port            a port that was free on 127.0.0.1 a moment ago.
+#   wait_port PORT PID WHAT
+#                        waits until 127.0.0.1:PORT accepts; dies when PID
+#                        died first.
+#   nginx_conf_head      the main and events contexts and the start of the
+#                        http block that every bench's nginx.conf shares.
+#   start_nginx PORT     checks and starts $DIR/nginx.conf; sets NGINX_PID.
+#   start_redis PORT     a Redis without persistence; tracked.
+#   start_sandbox PORT CLIENT_ID GATEWAY_PORT
+#                        the iAM Smart sandbox approving every login as
+#                        chan-tai-man, with keys from make_bench_keys; tracked.
+#   make_bench_keys [SECRET-LINE...]
+#                        the platform's client secret and KEK and the
+#                        gateway's secret file (a "current" key plus the
+#                        given lines, e.g. "pairwise") in $DIR/keys.
+#   cpu_ticks PID...     user + system clock ticks of the pids, summed.
+#   status CURL-ARGS...  the HTTP status code of one curl request.
+
+NGINX=${NGINX:-/usr/sbin/nginx}
+REDIS=${REDIS:-/usr/bin/redis-server}
+MODULE=${MODULE:-$ROOT/build/ngx_http_iamsmart_module.so}
+NGINX_PID=""
+BENCH_PIDS=()
+
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+stop_pid() {
+    local pid=$1 sig=$2 i
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+track_pid() { BENCH_PIDS+=("$1"); }
+
+bench_cleanup() {
+    local status=$? i
+    trap - EXIT INT TERM
+    if [[ -z $NGINX_PID && -s $DIR/nginx.pid ]]; then
+        NGINX_PID=$(cat "$DIR/nginx.pid")
+    fi
+    stop_pid "$NGINX_PID" QUIT
+    for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do
+        stop_pid "${BENCH_PIDS[$i]}" TERM
+    done
+    wait 2>/dev/null || true
+    if [[ -n ${KEEP:-} || $status -ne 0 ]]; then
+        printf 'bench: files kept in %s\n' "$DIR" >&2
+    else
+        rm -rf "$DIR"
+    fi
+    exit "$status"
+}
+
+bench_setup() {
+    DIR=$(mktemp -d "/tmp/iamsmart-bench-$1.XXXXXX")
+    chmod 755 "$DIR"
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+free_port() {
+    "$PYTHON" -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+    local port=$1 pid=$2 what=$3 i
+    for i in $(seq 150); do
+        if "$PYTHON" -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" \
+            2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || die "$what died (see $DIR)"
+        sleep 0.1
+    done
+    die "$what did not listen on $port"
+}
+
+nginx_conf_head() {
+    cat <<EOF
+load_module $MODULE;
+daemon on;
+master_process on;
+worker_processes $WORKERS;
+pid $DIR/nginx.pid;
+lock_file $DIR/nginx.lock;
+error_log $DIR/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    client_body_temp_path $DIR/client_body_temp;
+    proxy_temp_path $DIR/proxy_temp;
+    fastcgi_temp_path $DIR/fastcgi_temp;
+    uwsgi_temp_path $DIR/uwsgi_temp;
+    scgi_temp_path $DIR/scgi_temp;
+    keepalive_requests 100000;
+EOF
+}
+
+start_nginx() {
+    local port=$1
+    "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -t -q || die "nginx -t failed"
+    "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf"
+    for _ in $(seq 100); do [[ -s $DIR/nginx.pid ]] && break; sleep 0.05; done
+    NGINX_PID=$(cat "$DIR/nginx.pid")
+    wait_port "$port" "$NGINX_PID" nginx
+}
+
+start_redis() {
+    local port=$1
+    [[ -x $REDIS ]] || die "redis-server missing (apt-get install redis-server)"
+    "$REDIS" --bind 127.0.0.1 --port "$port" --save "" \
+        --appendonly no --dir "$DIR" --daemonize no \
+        --logfile "$DIR/redis.log" &
+    REDIS_PID=$!
+    track_pid "$REDIS_PID"
+    wait_port "$port" "$REDIS_PID" redis-server
+}
+
+make_bench_keys() {
+    local line
+    mkdir -p "$DIR/keys"
+    "$PYTHON" "$ROOT/tests/sandbox/make_keys.py" "$DIR/keys" >/dev/null
+    ( umask 077
+      { printf 'current %s\n' "$(head -c 32 /dev/urandom | base64)"
+        for line in "$@"; do
+            printf '%s %s\n' "$line" "$(head -c 32 /dev/urandom | base64)"
+        done; } >"$DIR/keys/gateway_secret" )
+}
+
+start_sandbox() {
+    local port=$1 client_id=$2 gateway_port=$3 pid
+    "$PYTHON" "$ROOT/tests/sandbox/iamsmart_sandbox.py" --host 127.0.0.1 \
+        --port "$port" --client-id "$client_id" \
+        --client-secret-file "$DIR/keys/client_secret" \
+        --kek-cert-or-pubkey "$DIR/keys/kek_public.pem" \
+        --redirect-uri "http://127.0.0.1:$gateway_port/iamsmart/callback" \
+        --auto-approve chan-tai-man >"$DIR/sandbox.log" 2>&1 &
+    pid=$!
+    track_pid "$pid"
+    wait_port "$port" "$pid" sandbox
+}
+
+cpu_ticks() {
+    local pid total=0 f
+    for pid in "$@"; do
+        f=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        f=${f##*) }                      # fields after "(comm) "
+        set -- $f
+        total=$((total + ${12} + ${13}))  # utime, stime (fields 14, 15)
+    done
+    echo "$total"
+}
+
+status() {
+    curl -s -o /dev/null -w '%{http_code}' "$@"
+}
