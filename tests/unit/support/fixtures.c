@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "support/fixtures.h"
+#include "support/vectors.h"
 
 
 const char *
@@ -32,34 +33,7 @@ iams_test_fixture_path(const char *name)
 char *
 iams_test_read_fixture(const char *name, size_t *len)
 {
-    FILE        *f;
-    char        *buf;
-    long         size;
-    const char  *path;
-
-    path = iams_test_fixture_path(name);
-    f = fopen(path, "rb");
-
-    if (f == NULL) {
-        fail_msg("cannot open fixture %s", path);
-    }
-
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    size = ftell(f);
-    assert_true(size >= 0);
-    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-
-    buf = malloc((size_t) size + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t) size, f), (size_t) size);
-    fclose(f);
-    buf[size] = '\0';
-
-    if (len != NULL) {
-        *len = (size_t) size;
-    }
-
-    return buf;
+    return iams_test_read_file(iams_test_fixture_path(name), len);
 }
 
 
