@@ -56,6 +56,8 @@ static ngx_int_t ngx_http_iamsmart_exchange_sources(ngx_http_request_t *r,
     ngx_http_iamsmart_exchange_t *ex);
 static ngx_int_t ngx_http_iamsmart_exchange_finish(ngx_http_request_t *r,
     ngx_http_iamsmart_exchange_t *ex);
+static void ngx_http_iamsmart_exchange_log_push(ngx_str_t *key,
+    const iams_audit_record *rec, const char *keep);
 static ngx_int_t ngx_http_iamsmart_exchange_audit(ngx_http_request_t *r,
     ngx_http_iamsmart_exchange_t *ex, ngx_uint_t last,
     const iams_audit_event *ev);
@@ -920,6 +922,35 @@ ngx_http_iamsmart_exchange_deny(ngx_http_request_t *r,
 
 
 /*
+ * Prepends an audit line to a capped Redis list (keep: its last index).
+ * Fire and forget: on the one connection they go ahead of the stream
+ * entry, whose reply the last record of a request awaits.
+ */
+static void
+ngx_http_iamsmart_exchange_log_push(ngx_str_t *key,
+    const iams_audit_record *rec, const char *keep)
+{
+    size_t       argvlen[4];
+    const char  *argv[4];
+
+    argv[0] = "LPUSH";
+    argvlen[0] = 5;
+    argv[1] = (char *) key->data;
+    argvlen[1] = key->len;
+    argv[2] = rec->line;
+    argvlen[2] = rec->line_len;
+    (void) ngx_http_iamsmart_redis_send(3, argv, argvlen);
+
+    argv[0] = "LTRIM";
+    argv[2] = "0";
+    argvlen[2] = 1;
+    argv[3] = keep;
+    argvlen[3] = ngx_strlen(keep);
+    (void) ngx_http_iamsmart_redis_send(4, argv, argvlen);
+}
+
+
+/*
  * One audit record: the Redis stream, the consent's usage list, the
  * citizen's history (by the requester's subject), the JSON-lines file.
  * The last record of a request is awaited before the answer leaves.
@@ -968,40 +999,14 @@ ngx_http_iamsmart_exchange_audit(ngx_http_request_t *r,
                                           &key)
             == NGX_OK)
         {
-            argv[0] = "LPUSH";
-            argvlen[0] = 5;
-            argv[1] = (char *) key.data;
-            argvlen[1] = key.len;
-            argv[2] = rec.line;
-            argvlen[2] = rec.line_len;
-            (void) ngx_http_iamsmart_redis_send(3, argv, argvlen);
-
-            argv[0] = "LTRIM";
-            argv[2] = "0";
-            argvlen[2] = 1;
-            argv[3] = "49";
-            argvlen[3] = 2;
-            (void) ngx_http_iamsmart_redis_send(4, argv, argvlen);
+            ngx_http_iamsmart_exchange_log_push(&key, &rec, "49");
         }
 
-        if (ex->consent != NULL
-            && ngx_http_iamsmart_history_key(r->pool, ex->consent->citizen,
-                                             &key) == NGX_OK)
+        if (ngx_http_iamsmart_history_key(r->pool, ex->consent->citizen,
+                                          &key)
+            == NGX_OK)
         {
-            argv[0] = "LPUSH";
-            argvlen[0] = 5;
-            argv[1] = (char *) key.data;
-            argvlen[1] = key.len;
-            argv[2] = rec.line;
-            argvlen[2] = rec.line_len;
-            (void) ngx_http_iamsmart_redis_send(3, argv, argvlen);
-
-            argv[0] = "LTRIM";
-            argv[2] = "0";
-            argvlen[2] = 1;
-            argv[3] = "199";
-            argvlen[3] = 3;
-            (void) ngx_http_iamsmart_redis_send(4, argv, argvlen);
+            ngx_http_iamsmart_exchange_log_push(&key, &rec, "199");
         }
     }
 
