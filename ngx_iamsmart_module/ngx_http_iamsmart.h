@@ -210,6 +210,12 @@ typedef struct {
 ngx_int_t ngx_http_iamsmart_redis_call(ngx_http_request_t *r,
     ngx_http_iamsmart_redis_wait_t *w, int argc, const char **argv,
     const size_t *argvlen);
+/* For content handlers: ngx_http_iamsmart_redis_call, and the request kept
+ * open (r->main->count) until w->resume runs: NGX_DONE, or the status to
+ * finalize with (503 when Redis is down). */
+ngx_int_t ngx_http_iamsmart_redis_await(ngx_http_request_t *r,
+    ngx_http_iamsmart_redis_wait_t *w, int argc, const char **argv,
+    const size_t *argvlen);
 ngx_int_t ngx_http_iamsmart_redis_send(int argc, const char **argv,
     const size_t *argvlen);
 

@@ -396,22 +396,9 @@ ngx_http_iamsmart_consent_wait(ngx_http_request_t *r,
     ngx_http_iamsmart_consent_req_t *cr, ngx_http_iamsmart_cs_step_e next,
     int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_iamsmart_redis_call(r, &cr->redis, argc, argv, argvlen);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_iamsmart_unavailable(r, "redis is down");
-    }
-
-    if (rc != NGX_AGAIN) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     cr->step = next;
-    r->main->count++;
 
-    return NGX_DONE;
+    return ngx_http_iamsmart_redis_await(r, &cr->redis, argc, argv, argvlen);
 }
 
 

@@ -417,22 +417,9 @@ ngx_http_iamsmart_exchange_wait(ngx_http_request_t *r,
     ngx_http_iamsmart_exchange_t *ex, ngx_http_iamsmart_ex_step_e next,
     int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_iamsmart_redis_call(r, &ex->redis, argc, argv, argvlen);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_iamsmart_unavailable(r, "redis is down");
-    }
-
-    if (rc != NGX_AGAIN) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     ex->step = next;
-    r->main->count++;
 
-    return NGX_DONE;
+    return ngx_http_iamsmart_redis_await(r, &ex->redis, argc, argv, argvlen);
 }
 
 

@@ -994,19 +994,7 @@ ngx_http_iamsmart_logout_handler(ngx_http_request_t *r)
 
     ctx->redis.resume = ngx_http_iamsmart_logout_resume;
 
-    rc = ngx_http_iamsmart_redis_call(r, &ctx->redis, 2, argv, argvlen);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_iamsmart_unavailable(r, "redis is down");
-    }
-
-    if (rc != NGX_AGAIN) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_iamsmart_redis_await(r, &ctx->redis, 2, argv, argvlen);
 }
 
 

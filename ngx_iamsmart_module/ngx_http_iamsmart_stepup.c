@@ -939,22 +939,9 @@ ngx_http_iamsmart_stepup_cb_wait(ngx_http_request_t *r,
     ngx_http_iamsmart_stepup_cb_t *sc, ngx_http_iamsmart_sc_step_e next,
     int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_iamsmart_redis_call(r, &sc->redis, argc, argv, argvlen);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_iamsmart_unavailable(r, "redis is down");
-    }
-
-    if (rc != NGX_AGAIN) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     sc->step = next;
-    r->main->count++;
 
-    return NGX_DONE;
+    return ngx_http_iamsmart_redis_await(r, &sc->redis, argc, argv, argvlen);
 }
 
 

@@ -69,6 +69,29 @@ ngx_http_iamsmart_redis_call(ngx_http_request_t *r,
 }
 
 
+ngx_int_t
+ngx_http_iamsmart_redis_await(ngx_http_request_t *r,
+    ngx_http_iamsmart_redis_wait_t *w, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_iamsmart_redis_call(r, w, argc, argv, argvlen);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_iamsmart_unavailable(r, "redis is down");
+    }
+
+    if (rc != NGX_AGAIN) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
 /* SET key value EX ttl [NX|XX], ready for the calls below */
 void
 ngx_http_iamsmart_set_cmd(ngx_http_iamsmart_set_cmd_t *cmd, const char *key,
