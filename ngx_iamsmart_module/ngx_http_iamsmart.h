@@ -494,6 +494,10 @@ ngx_int_t ngx_http_iamsmart_same_origin_path(ngx_http_request_t *r,
 /* ngx_http_iamsmart_pcall.c */
 ngx_int_t ngx_http_iamsmart_pcall(ngx_http_request_t *r,
     ngx_http_iamsmart_pcall_t *pc);
+/* Sets pc->plaintext to a copy in r->pool of a body core built with
+ * malloc; the body is wiped and freed either way.  NGX_OK or NGX_ERROR. */
+ngx_int_t ngx_http_iamsmart_pcall_plaintext(ngx_http_request_t *r,
+    ngx_http_iamsmart_pcall_t *pc, char *body, size_t len);
 int64_t ngx_http_iamsmart_now_ms(void);
 
 /* ngx_http_iamsmart_adapter.c */

@@ -684,17 +684,11 @@ ngx_http_iamsmart_callback_check_state(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cb->token.plaintext.data = ngx_pnalloc(r->pool, plain_len);
-    if (cb->token.plaintext.data == NULL) {
-        OPENSSL_cleanse(plain, plain_len);
-        free(plain);
+    if (ngx_http_iamsmart_pcall_plaintext(r, &cb->token, plain, plain_len)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memcpy(cb->token.plaintext.data, plain, plain_len);
-    cb->token.plaintext.len = plain_len;
-    OPENSSL_cleanse(plain, plain_len);
-    free(plain);
 
     cb->token.mcf = cb->mcf;
     cb->token.path = "/api/v1/auth/getToken";

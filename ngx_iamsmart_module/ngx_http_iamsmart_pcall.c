@@ -46,6 +46,24 @@ ngx_http_iamsmart_now_ms(void)
 
 
 ngx_int_t
+ngx_http_iamsmart_pcall_plaintext(ngx_http_request_t *r,
+    ngx_http_iamsmart_pcall_t *pc, char *body, size_t len)
+{
+    pc->plaintext.data = ngx_pnalloc(r->pool, len);
+
+    if (pc->plaintext.data != NULL) {
+        ngx_memcpy(pc->plaintext.data, body, len);
+        pc->plaintext.len = len;
+    }
+
+    OPENSSL_cleanse(body, len);
+    free(body);
+
+    return pc->plaintext.data != NULL ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
 ngx_http_iamsmart_pcall(ngx_http_request_t *r, ngx_http_iamsmart_pcall_t *pc)
 {
     u_char                       *p;

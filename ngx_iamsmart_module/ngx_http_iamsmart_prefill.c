@@ -252,17 +252,9 @@ ngx_http_iamsmart_prefill_initiate(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    pf->pc.plaintext.data = ngx_pnalloc(r->pool, len);
-    if (pf->pc.plaintext.data == NULL) {
-        OPENSSL_cleanse(body, len);
-        free(body);
+    if (ngx_http_iamsmart_pcall_plaintext(r, &pf->pc, body, len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memcpy(pf->pc.plaintext.data, body, len);
-    pf->pc.plaintext.len = len;
-    OPENSSL_cleanse(body, len);
-    free(body);
 
     pf->pc.mcf = pf->mcf;
     pf->pc.path = "/api/v1/account/eme/initiateRequest";

@@ -243,17 +243,9 @@ ngx_http_iamsmart_stepup_start(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    st->pc.plaintext.data = ngx_pnalloc(r->pool, len);
-    if (st->pc.plaintext.data == NULL) {
-        OPENSSL_cleanse(body, len);
-        free(body);
+    if (ngx_http_iamsmart_pcall_plaintext(r, &st->pc, body, len) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ngx_memcpy(st->pc.plaintext.data, body, len);
-    st->pc.plaintext.len = len;
-    OPENSSL_cleanse(body, len);
-    free(body);
 
     st->pc.mcf = mcf;
     st->pc.path = "/api/v1/account/stepup/initiateRequest";
