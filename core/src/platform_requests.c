@@ -21,18 +21,23 @@ iams_business_id_generate(char out[IAMS_BUSINESS_ID_LEN + 1], iams_err *err)
 }
 
 
+/* anonymous: no login, so no openID, token, redirect URI or state */
 static iams_status
-iams_initiate_check(const iams_initiate_common *c, iams_err *err)
+iams_initiate_check(const iams_initiate_common *c, int anonymous,
+    iams_err *err)
 {
     const char  *bad;
 
     bad = NULL;
 
-    if (!iams_pf_chars(c->open_id, 1, IAMS_OPENID_MAX, IAMS_PF_PRINT)) {
+    if (!anonymous
+        && !iams_pf_chars(c->open_id, 1, IAMS_OPENID_MAX, IAMS_PF_PRINT))
+    {
         bad = "openID";
 
-    } else if (!iams_pf_chars(c->access_token, 1, IAMS_TOKEN_MAX,
-                              IAMS_PF_PRINT))
+    } else if (!anonymous
+               && !iams_pf_chars(c->access_token, 1, IAMS_TOKEN_MAX,
+                                 IAMS_PF_PRINT))
     {
         bad = "access token";
 
@@ -41,10 +46,12 @@ iams_initiate_check(const iams_initiate_common *c, iams_err *err)
     {
         bad = "businessID";
 
-    } else if (!iams_pf_chars(c->redirect_uri, 8, 2048, IAMS_PF_PRINT)) {
+    } else if (!anonymous
+               && !iams_pf_chars(c->redirect_uri, 8, 2048, IAMS_PF_PRINT))
+    {
         bad = "redirect URI";
 
-    } else if (!iams_state_valid(c->state.data, c->state.len)) {
+    } else if (!anonymous && !iams_state_valid(c->state.data, c->state.len)) {
         bad = "state";
 
     } else if (!iams_pf_lang_ok(c->lang)) {
@@ -64,8 +71,16 @@ iams_initiate_check(const iams_initiate_common *c, iams_err *err)
 
 
 static json_t *
-iams_initiate_json(const iams_initiate_common *c)
+iams_initiate_json(const iams_initiate_common *c, int anonymous)
 {
+    if (anonymous) {
+        return json_pack("{s:s%, s:s, s:s%}",
+                         "businessID", c->business_id.data,
+                         c->business_id.len,
+                         "source", iams_source_name(c->source),
+                         "lang", c->lang.data, c->lang.len);
+    }
+
     return json_pack("{s:s%, s:s%, s:s%, s:s, s:s%, s:s%, s:s%}",
                      "openID", c->open_id.data, c->open_id.len,
                      "accessToken", c->access_token.data,
@@ -86,11 +101,11 @@ iams_stepup_request_body(const iams_initiate_common *c, char **out,
     *out = NULL;
     *out_len = 0;
 
-    if (iams_initiate_check(c, err) != IAMS_OK) {
+    if (iams_initiate_check(c, 0, err) != IAMS_OK) {
         return IAMS_ERR_MALFORMED;
     }
 
-    return iams_pf_dump(iams_initiate_json(c), out, out_len, err);
+    return iams_pf_dump(iams_initiate_json(c, 0), out, out_len, err);
 }
 
 
@@ -141,14 +156,17 @@ iams_status
 iams_data_request_body(const iams_data_request *r, char **out,
     size_t *out_len, iams_err *err)
 {
-    int      ok;
+    int      ok, anonymous, eme;
     size_t   i;
     json_t  *obj;
 
     *out = NULL;
     *out_len = 0;
 
-    if (iams_initiate_check(&r->common, err) != IAMS_OK) {
+    anonymous = (r->kind == IAMS_FIELDS_EME_ANONYMOUS);
+    eme = anonymous || r->kind == IAMS_FIELDS_EME;
+
+    if (iams_initiate_check(&r->common, anonymous, err) != IAMS_OK) {
         return IAMS_ERR_MALFORMED;
     }
 
@@ -167,7 +185,7 @@ iams_data_request_body(const iams_data_request *r, char **out,
         }
     }
 
-    if (r->kind == IAMS_FIELDS_EME
+    if (eme
         && (!iams_utf8_text_ok(r->form_name, IAMS_FORM_NAME_MAX)
             || !iams_utf8_text_ok(r->form_num, IAMS_FORM_NUM_MAX)
             || !iams_utf8_text_ok(r->form_desc, IAMS_FORM_DESC_MAX)))
@@ -177,9 +195,9 @@ iams_data_request_body(const iams_data_request *r, char **out,
                             "too long or not UTF-8");
     }
 
-    obj = iams_initiate_json(&r->common);
+    obj = iams_initiate_json(&r->common, anonymous);
 
-    if (r->kind == IAMS_FIELDS_EME) {
+    if (eme) {
         ok = obj != NULL
              && iams_fields_add(obj, "eMEFields", r->fields, r->nfields)
              && json_object_set_new(obj, "formName",
@@ -217,16 +235,45 @@ iams_initiate_result_parse(const json_t *content, iams_initiate_result *r,
     if (!json_is_object(content)
         || iams_pf_json_str(content, "ticketID", 1, 1, IAMS_TICKET_ID_MAX,
                             IAMS_PF_PRINT, &t, err) != IAMS_OK
-        || iams_pf_json_bool(content, "authByQR", &r->auth_by_qr, err)
-           != IAMS_OK)
+        || (json_object_get(content, "authByQR") != NULL
+            && iams_pf_json_bool(content, "authByQR", &r->auth_by_qr, err)
+               != IAMS_OK))
     {
         return iams_err_set(err, IAMS_ERR_MALFORMED,
-                            "initiateRequest reply needs ticketID and "
-                            "authByQR");
+                            "initiateRequest reply needs a ticketID "
+                            "(and authByQR, if any, a boolean)");
     }
 
     memcpy(r->ticket_id, t.data, t.len);
     r->ticket_id[t.len] = '\0';
 
     return IAMS_OK;
+}
+
+
+iams_status
+iams_anonymous_result_request_body(iams_span access_token,
+    iams_span ticket_id, iams_span business_id, char **out, size_t *out_len,
+    iams_err *err)
+{
+    *out = NULL;
+    *out_len = 0;
+
+    if (!iams_pf_chars(access_token, 1, IAMS_TOKEN_MAX, IAMS_PF_PRINT)
+        || !iams_pf_chars(ticket_id, 1, IAMS_TICKET_ID_MAX, IAMS_PF_PRINT)
+        || !iams_pf_chars(business_id, 1, IAMS_BUSINESS_ID_MAX,
+                          IAMS_PF_PRINT))
+    {
+        return iams_err_set(err, IAMS_ERR_MALFORMED,
+                            "getResult: bad access token, ticketID or "
+                            "businessID");
+    }
+
+    return iams_pf_dump(json_pack("{s:s%, s:s%, s:s%}",
+                                  "accessToken", access_token.data,
+                                  access_token.len,
+                                  "ticketID", ticket_id.data, ticket_id.len,
+                                  "businessID", business_id.data,
+                                  business_id.len),
+                        out, out_len, err);
 }

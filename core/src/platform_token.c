@@ -64,11 +64,12 @@ iams_token_times(const json_t *content, int64_t now_ms, iams_token *tok,
 }
 
 
-iams_status
-iams_token_parse(const json_t *content, int64_t now_ms, iams_token *tok,
-    iams_err *err)
+/* anonymous: the platform names a ticket instead of a citizen */
+static iams_status
+iams_token_parse_any(const json_t *content, int64_t now_ms, int anonymous,
+    iams_token *tok, iams_err *err)
 {
-    iams_span    at, type, oid, utype, scope;
+    iams_span    at, type, oid, utype, scope, ticket;
     iams_status  rc;
 
     memset(tok, 0, sizeof(*tok));
@@ -93,9 +94,18 @@ iams_token_parse(const json_t *content, int64_t now_ms, iams_token *tok,
                           "getToken tokenType is not Bearer");
     }
 
-    if (rc == IAMS_OK) {
+    oid.data = "";
+    oid.len = 0;
+    ticket = oid;
+
+    if (rc == IAMS_OK && !anonymous) {
         rc = iams_pf_json_str(content, "openID", 1, 1, IAMS_OPENID_MAX,
                               IAMS_PF_PRINT, &oid, err);
+    }
+
+    if (rc == IAMS_OK && anonymous) {
+        rc = iams_pf_json_str(content, "ticketID", 1, 1, IAMS_TICKET_ID_MAX,
+                              IAMS_PF_PRINT, &ticket, err);
     }
 
     if (rc == IAMS_OK) {
@@ -128,16 +138,33 @@ iams_token_parse(const json_t *content, int64_t now_ms, iams_token *tok,
     tok->open_id = iams_pf_strdup(oid);
     tok->user_type = iams_pf_strdup(utype);
     tok->scope = iams_pf_strdup(scope);
+    tok->ticket_id = iams_pf_strdup(ticket);
 
     if (tok->access_token == NULL || tok->token_type == NULL
         || tok->open_id == NULL || tok->user_type == NULL
-        || tok->scope == NULL)
+        || tok->scope == NULL || tok->ticket_id == NULL)
     {
         iams_token_clear(tok);
         return iams_err_set(err, IAMS_ERR_NOMEM, "out of memory");
     }
 
     return IAMS_OK;
+}
+
+
+iams_status
+iams_token_parse(const json_t *content, int64_t now_ms, iams_token *tok,
+    iams_err *err)
+{
+    return iams_token_parse_any(content, now_ms, 0, tok, err);
+}
+
+
+iams_status
+iams_anonymous_token_parse(const json_t *content, int64_t now_ms,
+    iams_token *tok, iams_err *err)
+{
+    return iams_token_parse_any(content, now_ms, 1, tok, err);
 }
 
 
@@ -153,5 +180,6 @@ iams_token_clear(iams_token *tok)
     free(tok->open_id);
     free(tok->user_type);
     free(tok->scope);
+    free(tok->ticket_id);
     memset(tok, 0, sizeof(*tok));
 }

@@ -1037,6 +1037,128 @@ test_initiate_bodies(void **state)
     assert_int_equal(iams_initiate_result_parse(j, &ir, &err),
                      IAMS_ERR_MALFORMED);
     json_decref(j);
+    j = json_pack("{s:s, s:s}", "authByQR", "yes", "ticketID", "T-1");
+    assert_int_equal(iams_initiate_result_parse(j, &ir, &err),
+                     IAMS_ERR_MALFORMED);
+    json_decref(j);
+}
+
+
+/* ---- the anonymous e-ME flow (section 5) ---- */
+
+static void
+test_anonymous_bodies(void **state)
+{
+    char                  *body;
+    size_t                 n;
+    json_t                *j, *want;
+    iams_err               err;
+    iams_span              fields[2];
+    iams_token             tok;
+    iams_data_request      dr;
+    iams_initiate_result   ir;
+
+    (void) state;
+
+    /* initiateRequest: no openID, token, redirect URI or state, even if
+     * the caller left some in the common members */
+    fields[0] = iams_test_span("enName");
+    fields[1] = iams_test_span("mobileNumber");
+    memset(&dr, 0, sizeof(dr));
+    dr.common.business_id = iams_test_span("biz-anon-1");
+    dr.common.lang = iams_test_span("en-US");
+    dr.common.source = IAMS_SOURCE_PC_BROWSER;
+    dr.common.state = iams_test_span("not sent");
+    dr.kind = IAMS_FIELDS_EME_ANONYMOUS;
+    dr.fields = fields;
+    dr.nfields = 2;
+    dr.form_name = iams_test_span("Form");
+    dr.form_num = iams_test_span("F-1");
+    dr.form_desc = iams_test_span("A form");
+
+    assert_int_equal(iams_data_request_body(&dr, &body, &n, &err), IAMS_OK);
+    j = json_loads(body, 0, NULL);
+    want = json_pack("{s:s, s:s, s:s, s:[s,s], s:s, s:s, s:s}",
+                     "businessID", "biz-anon-1", "source", "PC_Browser",
+                     "lang", "en-US", "eMEFields", "enName", "mobileNumber",
+                     "formName", "Form", "formNum", "F-1",
+                     "formDesc", "A form");
+    assert_true(json_equal(j, want));
+    json_decref(j);
+    json_decref(want);
+    free(body);
+
+    dr.common.business_id = iams_test_span("");
+    assert_int_equal(iams_data_request_body(&dr, &body, &n, &err),
+                     IAMS_ERR_MALFORMED);
+    dr.common.business_id = iams_test_span("biz-anon-1");
+    dr.nfields = 0;
+    assert_int_equal(iams_data_request_body(&dr, &body, &n, &err),
+                     IAMS_ERR_MALFORMED);
+
+    /* its reply may carry only the ticket */
+    j = json_pack("{s:s}", "ticketID", "T-anon");
+    assert_int_equal(iams_initiate_result_parse(j, &ir, &err), IAMS_OK);
+    assert_string_equal(ir.ticket_id, "T-anon");
+    assert_false(ir.auth_by_qr);
+    json_decref(j);
+
+    /* getToken: a ticket instead of a citizen */
+    j = json_pack("{s:s, s:s, s:I, s:s}", "accessToken", "tok-a",
+                  "ticketID", "T-anon", "expiresIn", (json_int_t) 60000,
+                  "scope", "eidapi_formFilling");
+    assert_int_equal(iams_anonymous_token_parse(j, NOW_MS, &tok, &err),
+                     IAMS_OK);
+    assert_string_equal(tok.ticket_id, "T-anon");
+    assert_string_equal(tok.open_id, "");
+    assert_string_equal(tok.access_token, "tok-a");
+    iams_token_clear(&tok);
+
+    /* the logged-in parser wants an openID there */
+    assert_int_equal(iams_token_parse(j, NOW_MS, &tok, &err),
+                     IAMS_ERR_MALFORMED);
+    json_decref(j);
+
+    j = json_pack("{s:s, s:s, s:I}", "accessToken", "tok-a", "openID", "o",
+                  "expiresIn", (json_int_t) 60000);
+    assert_int_equal(iams_anonymous_token_parse(j, NOW_MS, &tok, &err),
+                     IAMS_ERR_MALFORMED);
+    assert_null(tok.access_token);
+    json_decref(j);
+
+    j = json_pack("{s:s, s:s, s:I}", "accessToken", "tok-a", "ticketID",
+                  "T x", "expiresIn", (json_int_t) 60000);
+    assert_int_equal(iams_anonymous_token_parse(j, NOW_MS, &tok, &err),
+                     IAMS_ERR_MALFORMED);
+    json_decref(j);
+
+    /* getResult */
+    assert_int_equal(iams_anonymous_result_request_body(
+                         iams_test_span("tok-a"), iams_test_span("T-anon"),
+                         iams_test_span("biz-anon-1"), &body, &n, &err),
+                     IAMS_OK);
+    j = json_loads(body, 0, NULL);
+    want = json_pack("{s:s, s:s, s:s}", "accessToken", "tok-a",
+                     "ticketID", "T-anon", "businessID", "biz-anon-1");
+    assert_true(json_equal(j, want));
+    assert_int_equal(n, strlen(body));
+    json_decref(j);
+    json_decref(want);
+    free(body);
+
+    assert_int_equal(iams_anonymous_result_request_body(
+                         iams_test_span("tok-a"), iams_test_span(""),
+                         iams_test_span("biz-anon-1"), &body, &n, &err),
+                     IAMS_ERR_MALFORMED);
+    assert_null(body);
+    assert_int_equal(iams_anonymous_result_request_body(
+                         iams_test_span("tok\n"), iams_test_span("T"),
+                         iams_test_span("b"), &body, &n, &err),
+                     IAMS_ERR_MALFORMED);
+    assert_int_equal(iams_anonymous_result_request_body(
+                         iams_test_span("tok a"), iams_test_span("T"),
+                         iams_test_span("b"), &body, &n, &err),
+                     IAMS_ERR_MALFORMED);
 }
 
 
@@ -1188,6 +1310,7 @@ main(void)
         cmocka_unit_test(test_cek_schedule_and_cache),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_initiate_bodies),
+        cmocka_unit_test(test_anonymous_bodies),
         cmocka_unit_test(test_callbacks),
     };
 

@@ -451,6 +451,7 @@ typedef struct {
     char     *open_id;          /* owned */
     char     *user_type;        /* owned; "" when absent */
     char     *scope;            /* owned; "" when absent */
+    char     *ticket_id;        /* owned; "" unless anonymous */
     int64_t   issue_at_ms;
     int64_t   expires_at_ms;    /* absolute, computed as documented */
     int64_t   last_modified_ms; /* 0 when absent */
@@ -465,6 +466,15 @@ typedef struct {
  * else issueAt + expiresIn.  On failure *tok is left cleared.
  */
 iams_status iams_token_parse(const json_t *content, int64_t now_ms,
+    iams_token *tok, iams_err *err);
+
+/*
+ * The getToken content of an anonymous flow (section 5): as above, but
+ * the platform names no citizen: openID is not required (and ignored;
+ * open_id is ""), and ticketID (1..IAMS_TICKET_ID_MAX printable ASCII),
+ * the ticket the token is bound to, is required.
+ */
+iams_status iams_anonymous_token_parse(const json_t *content, int64_t now_ms,
     iams_token *tok, iams_err *err);
 
 void iams_token_clear(iams_token *tok);
@@ -499,7 +509,10 @@ iams_status iams_stepup_request_body(const iams_initiate_common *c,
 
 typedef enum {
     IAMS_FIELDS_EME = 0,     /* eMEFields[], formName, formNum, formDesc */
-    IAMS_FIELDS_PROFILE      /* profileFields[] */
+    IAMS_FIELDS_PROFILE,     /* profileFields[] */
+    IAMS_FIELDS_EME_ANONYMOUS /* as EME, without a login: of the common
+                                 members only businessID, source and lang
+                                 are checked and sent */
 } iams_fields_kind;
 
 typedef struct {
@@ -513,8 +526,9 @@ typedef struct {
     iams_span             form_desc;  /* e-ME only: <= 255 */
 } iams_data_request;
 
-/* The body for /api/v1/account/eme/initiateRequest (IAMS_FIELDS_EME) or
- * /api/v1/account/auth/profile/initiateRequest (IAMS_FIELDS_PROFILE). */
+/* The body for /api/v1/account/eme/initiateRequest (IAMS_FIELDS_EME),
+ * /api/v1/account/auth/profile/initiateRequest (IAMS_FIELDS_PROFILE) or
+ * /api/v1/anonymous/eme/initiateRequest (IAMS_FIELDS_EME_ANONYMOUS). */
 iams_status iams_data_request_body(const iams_data_request *r, char **out,
     size_t *out_len, iams_err *err);
 
@@ -524,7 +538,8 @@ typedef struct {
 } iams_initiate_result;
 
 /* The decrypted content of an initiateRequest reply: {authByQR, ticketID}
- * (authByQR a boolean or "true"/"false"). */
+ * (authByQR a boolean or "true"/"false"; absent: 0, as the anonymous
+ * request's reply carries only the ticketID). */
 iams_status iams_initiate_result_parse(const json_t *content,
     iams_initiate_result *r, iams_err *err);
 
@@ -573,5 +588,15 @@ iams_status iams_data_result_parse(const json_t *content,
     iams_data_result *r, iams_err *err);
 
 void iams_data_result_clear(iams_data_result *r);
+
+/*
+ * {accessToken, ticketID, businessID} for the anonymous flow's
+ * /api/v1/anonymous/eme/getResult, to be sealed: the token of the
+ * anonymous getToken and the ticket and businessID of its request.  Its
+ * reply content is read with iams_data_result_parse.
+ */
+iams_status iams_anonymous_result_request_body(iams_span access_token,
+    iams_span ticket_id, iams_span business_id, char **out, size_t *out_len,
+    iams_err *err);
 
 #endif /* IAMSMART_PLATFORM_H */
