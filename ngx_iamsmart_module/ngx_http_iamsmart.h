@@ -102,6 +102,7 @@ typedef struct {
                                                        no inherited checks */
     ngx_flag_t                       needs_session; /* iamsmart_data */
     ngx_flag_t                       needs_callback; /* iamsmart_prefill */
+    ngx_flag_t                       prefill_anonymous; /* ... anonymous */
 } ngx_http_iamsmart_loc_conf_t;
 
 
@@ -384,6 +385,47 @@ typedef struct {
 } ngx_http_iamsmart_pcall_t;
 
 
+/*
+ * The anonymous e-ME flow for one form (ngx_http_iamsmart_prefill_anon.c):
+ * no login before it, no session after it.  The caller sets the members
+ * above "private" and calls ngx_http_iamsmart_anon_run() from its content
+ * handler, which answers (redirects the browser to the platform) or, back
+ * with the approval, calls done() with the e-ME fields (a JSON object,
+ * borrowed for the call) and returns what done() returns.  Everything
+ * lives in r->pool.
+ */
+typedef ngx_int_t (*ngx_http_iamsmart_anon_done_pt)(ngx_http_request_t *r,
+    void *data, json_t *fields);
+
+typedef enum {
+    NGX_HTTP_IAMSMART_ANON_INITIATE = 0, /* initiateRequest -> ticketID */
+    NGX_HTTP_IAMSMART_ANON_STORED,       /* state stored: off to getQR */
+    NGX_HTTP_IAMSMART_ANON_HANDOFF,      /* back: the hand-off consumed */
+    NGX_HTTP_IAMSMART_ANON_TOKEN,        /* getToken with its code */
+    NGX_HTTP_IAMSMART_ANON_RESULT        /* getResult: the fields */
+} ngx_http_iamsmart_anon_step_e;
+
+typedef struct {
+    ngx_str_t                           form;
+    const iams_span                    *fields;     /* e-ME field names */
+    size_t                              nfields;
+    ngx_http_iamsmart_anon_done_pt      done;
+    void                               *data;
+
+    /* private */
+    ngx_http_iamsmart_main_conf_t      *mcf;
+    ngx_http_iamsmart_anon_step_e       step;
+    ngx_http_iamsmart_redis_wait_t      redis;
+    ngx_http_iamsmart_pcall_t           pc;         /* initiate, getToken */
+    ngx_http_iamsmart_pcall_t           result;     /* getResult */
+    ngx_str_t                           binding;
+    ngx_str_t                           key;        /* the hand-off's */
+    char                                business_id[IAMS_BUSINESS_ID_MAX + 1];
+    char                                state[IAMS_STATE_MAX + 1];
+    char                                ticket_id[IAMS_TICKET_ID_MAX + 1];
+} ngx_http_iamsmart_anon_t;
+
+
 /* A citizen-facing page (ngx_http_iamsmart_page.c) */
 typedef struct {
     const char                  *title_en;
@@ -446,6 +488,19 @@ ngx_uint_t ngx_http_iamsmart_cross_site(ngx_http_request_t *r);
 ngx_int_t ngx_http_iamsmart_set_cookie(ngx_http_request_t *r,
     ngx_str_t *name, const char *value, size_t len, ngx_str_t *attrs,
     const char *extra);
+/* The browser's binding cookie value (the one it has, or a new one in
+ * r->pool); a login or an anonymous form's state is bound to it. */
+ngx_int_t ngx_http_iamsmart_login_binding(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_str_t *binding);
+ngx_int_t ngx_http_iamsmart_binding_key(ngx_http_request_t *r,
+    const char *kind, const char *id, size_t len, ngx_str_t *binding,
+    ngx_str_t *key);
+ngx_int_t ngx_http_iamsmart_state_store_cmd(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, const char *state, ngx_str_t *binding,
+    json_t *record, ngx_http_iamsmart_set_cmd_t *set, char **sealed);
+ngx_int_t ngx_http_iamsmart_getqr_redirect(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, const char *state,
+    const char *ticket_id, ngx_str_t *scope, ngx_str_t *binding);
 
 /* ngx_http_iamsmart_platform.c */
 ngx_int_t ngx_http_iamsmart_platform_post(ngx_http_request_t *r,
@@ -535,6 +590,14 @@ ngx_int_t ngx_http_iamsmart_history_key(ngx_pool_t *pool,
 /* ngx_http_iamsmart_prefill.c */
 ngx_int_t ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r);
 
+/* ngx_http_iamsmart_prefill_anon.c */
+ngx_int_t ngx_http_iamsmart_anon_run(ngx_http_request_t *r,
+    ngx_http_iamsmart_anon_t *an);
+ngx_int_t ngx_http_iamsmart_anon_handoff_cmd(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_str_t *binding, json_t *record,
+    iams_login_callback *cb, ngx_str_t *location,
+    ngx_http_iamsmart_set_cmd_t *set, char **sealed);
+
 /* ngx_http_iamsmart_data.c */
 ngx_int_t ngx_http_iamsmart_canonical_query(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_department_t *dept,
@@ -578,6 +641,8 @@ ngx_int_t ngx_http_iamsmart_add_variables(ngx_conf_t *cf);
 /* ngx_http_iamsmart_response.c */
 ngx_int_t ngx_http_iamsmart_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
+ngx_int_t ngx_http_iamsmart_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *error, const char *description);
 ngx_int_t ngx_http_iamsmart_finalize_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
 ngx_int_t ngx_http_iamsmart_finalize(ngx_http_request_t *r, ngx_int_t rc);

@@ -44,7 +44,8 @@ typedef enum {
     NGX_HTTP_IAMSMART_CB_START = 0,
     NGX_HTTP_IAMSMART_CB_STATE,
     NGX_HTTP_IAMSMART_CB_TOKEN,
-    NGX_HTTP_IAMSMART_CB_SESSION
+    NGX_HTTP_IAMSMART_CB_SESSION,
+    NGX_HTTP_IAMSMART_CB_HANDOFF         /* an anonymous form's approval */
 } ngx_http_iamsmart_cb_step_e;
 
 
@@ -58,6 +59,7 @@ typedef struct {
     ngx_str_t                           binding;     /* browser's cookie */
     ngx_str_t                           state_key;
     ngx_str_t                           return_url;
+    json_t                             *anonymous;  /* its state record */
 
     char                                session_key[IAMS_SESSION_KEY_MAX + 1];
     size_t                              session_key_len;
@@ -68,8 +70,6 @@ typedef struct {
 static ngx_int_t ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx);
 
-static ngx_int_t ngx_http_iamsmart_state_key(ngx_http_request_t *r,
-    const char *state, size_t len, ngx_str_t *binding, ngx_str_t *key);
 static void ngx_http_iamsmart_callback_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iamsmart_callback_step(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb);
@@ -98,13 +98,10 @@ ngx_http_iamsmart_login_required(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx)
 {
     char                         *sealed, state[IAMS_STATE_LEN + 1];
-    char                         *text;
-    size_t                        sealed_len;
     json_t                       *record;
     iams_err                      err;
     ngx_int_t                     rc;
-    ngx_str_t                     binding, return_url, key;
-    unsigned char                 raw[NGX_HTTP_IAMSMART_BINDING_BYTES];
+    ngx_str_t                     binding, return_url;
     ngx_http_iamsmart_set_cmd_t   set;
 
     if (ctx->login_state == 1) {
@@ -118,29 +115,6 @@ ngx_http_iamsmart_login_required(ngx_http_request_t *r,
                              "sign in with iAM Smart first"));
     }
 
-    /* one binding cookie per browser, so two tabs can log in at once */
-
-    if (ngx_http_iamsmart_get_cookie(r, &mcf->login_cookie_name, &binding)
-        != NGX_OK
-        || binding.len != NGX_HTTP_IAMSMART_BINDING_LEN
-        || iams_b64url_decode((char *) binding.data, binding.len, raw,
-                              sizeof(raw), &sealed_len) != IAMS_OK)
-    {
-        if (iams_random_bytes(raw, sizeof(raw), &err) != IAMS_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        binding.data = ngx_pnalloc(r->pool, NGX_HTTP_IAMSMART_BINDING_LEN);
-        if (binding.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        binding.len = iams_b64url_encode(raw, sizeof(raw),
-                                         (char *) binding.data);
-    }
-
-    OPENSSL_cleanse(raw, sizeof(raw));
-
     return_url = r->unparsed_uri;
 
     if (iams_return_url_check((char *) return_url.data, return_url.len, &err)
@@ -149,42 +123,20 @@ ngx_http_iamsmart_login_required(ngx_http_request_t *r,
         ngx_str_set(&return_url, "/");
     }
 
-    if (iams_state_generate(state, &err) != IAMS_OK
-        || ngx_http_iamsmart_state_key(r, state, IAMS_STATE_LEN, &binding,
-                                       &key)
-           != NGX_OK)
+    if (ngx_http_iamsmart_login_binding(r, mcf, &binding) != NGX_OK
+        || iams_state_generate(state, &err) != IAMS_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    record = json_pack("{s:s%, s:s%, s:I}",
-                       "b", binding.data, binding.len,
-                       "r", return_url.data, return_url.len,
-                       "t", (json_int_t) ngx_time());
-    if (record == NULL) {
+    record = json_pack("{s:s%}", "r", return_url.data, return_url.len);
+
+    if (ngx_http_iamsmart_state_store_cmd(r, mcf, state, &binding, record,
+                                          &set, &sealed)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    text = json_dumps(record, JSON_COMPACT);
-    json_decref(record);
-
-    if (text == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = iams_seal(mcf->keyring, IAMS_KEY_LOGIN_STATE, "l1",
-                   key.data, key.len, (unsigned char *) text, ngx_strlen(text),
-                   &sealed, &sealed_len, &err);
-    free(text);
-
-    if (rc != IAMS_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "iamsmart: cannot seal login state: %s", err.detail);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_iamsmart_set_cmd(&set, (char *) key.data, key.len, sealed,
-                              sealed_len, NGX_HTTP_IAMSMART_LOGIN_TTL, "NX");
 
     rc = ngx_http_iamsmart_redis_call(r, &ctx->redis, set.argc, set.argv,
                                       set.argvlen);
@@ -208,18 +160,105 @@ ngx_http_iamsmart_login_required(ngx_http_request_t *r,
 }
 
 
+/* one binding cookie per browser, so two tabs can log in at once */
+ngx_int_t
+ngx_http_iamsmart_login_binding(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_str_t *binding)
+{
+    size_t          len;
+    iams_err        err;
+    ngx_int_t       rc;
+    unsigned char   raw[NGX_HTTP_IAMSMART_BINDING_BYTES];
+
+    rc = NGX_OK;
+
+    if (ngx_http_iamsmart_get_cookie(r, &mcf->login_cookie_name, binding)
+        != NGX_OK
+        || binding->len != NGX_HTTP_IAMSMART_BINDING_LEN
+        || iams_b64url_decode((char *) binding->data, binding->len, raw,
+                              sizeof(raw), &len) != IAMS_OK)
+    {
+        binding->data = ngx_pnalloc(r->pool, NGX_HTTP_IAMSMART_BINDING_LEN);
+
+        if (binding->data == NULL
+            || iams_random_bytes(raw, sizeof(raw), &err) != IAMS_OK)
+        {
+            rc = NGX_ERROR;
+
+        } else {
+            binding->len = iams_b64url_encode(raw, sizeof(raw),
+                                              (char *) binding->data);
+        }
+    }
+
+    OPENSSL_cleanse(raw, sizeof(raw));
+
+    return rc;
+}
+
+
+/*
+ * Seals a state record (takes the reference; "b", the binding, and "t"
+ * are added) under the state's key for this browser, ready to SET NX for
+ * ten minutes: *sealed is malloc()ed and backs *set until it is sent.
+ */
+ngx_int_t
+ngx_http_iamsmart_state_store_cmd(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, const char *state, ngx_str_t *binding,
+    json_t *record, ngx_http_iamsmart_set_cmd_t *set, char **sealed)
+{
+    char       *text;
+    size_t      sealed_len;
+    iams_err    err;
+    ngx_str_t   key;
+    ngx_int_t   rc;
+
+    text = NULL;
+
+    if (record != NULL
+        && json_object_set_new(record, "b",
+                               json_stringn((char *) binding->data,
+                                            binding->len)) == 0
+        && json_object_set_new(record, "t",
+                               json_integer((json_int_t) ngx_time())) == 0)
+    {
+        text = json_dumps(record, JSON_COMPACT);
+    }
+
+    json_decref(record);
+
+    if (text == NULL
+        || ngx_http_iamsmart_binding_key(r, "login", state,
+                                         ngx_strlen(state), binding, &key)
+           != NGX_OK)
+    {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    rc = iams_seal(mcf->keyring, IAMS_KEY_LOGIN_STATE, "l1",
+                   key.data, key.len, (unsigned char *) text,
+                   ngx_strlen(text), sealed, &sealed_len, &err);
+    OPENSSL_cleanse(text, ngx_strlen(text));
+    free(text);
+
+    if (rc != IAMS_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "iamsmart: cannot seal login state: %s", err.detail);
+        return NGX_ERROR;
+    }
+
+    ngx_http_iamsmart_set_cmd(set, (char *) key.data, key.len, *sealed,
+                              sealed_len, NGX_HTTP_IAMSMART_LOGIN_TTL, "NX");
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx)
 {
-    char               *url;
-    size_t              len;
-    iams_err            err;
-    iams_source         source;
-    ngx_str_t           location;
-    ngx_table_elt_t    *ua;
-    iams_getqr_params   p;
-
     if (!ctx->redis.done) {
         return NGX_AGAIN;
     }
@@ -235,6 +274,27 @@ ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    return ngx_http_iamsmart_getqr_redirect(r, mcf, ctx->login_statebuf,
+                                            NULL, &mcf->scopes,
+                                            &ctx->login_binding);
+}
+
+
+/* The browser to getQR, holding the binding cookie its state is bound to;
+ * a ticket (the anonymous flow) goes along. */
+ngx_int_t
+ngx_http_iamsmart_getqr_redirect(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, const char *state,
+    const char *ticket_id, ngx_str_t *scope, ngx_str_t *binding)
+{
+    char               *url;
+    size_t              len;
+    iams_err            err;
+    iams_source         source;
+    ngx_str_t           location;
+    ngx_table_elt_t    *ua;
+    iams_getqr_params   p;
+
     ua = r->headers_in.user_agent;
     source = ua ? iams_source_from_user_agent((char *) ua->value.data,
                                               ua->value.len)
@@ -247,14 +307,19 @@ ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
     p.client_id.len = mcf->client_id.len;
     p.redirect_uri.data = (char *) mcf->redirect_uri.data;
     p.redirect_uri.len = mcf->redirect_uri.len;
-    p.scope.data = (char *) mcf->scopes.data;
-    p.scope.len = mcf->scopes.len;
+    p.scope.data = (char *) scope->data;
+    p.scope.len = scope->len;
     p.lang.data = (char *) mcf->lang.data;
     p.lang.len = mcf->lang.len;
-    p.state.data = ctx->login_statebuf;
-    p.state.len = IAMS_STATE_LEN;
+    p.state.data = state;
+    p.state.len = ngx_strlen(state);
     p.source = source;
     p.broker_page = iams_source_broker_page(source);
+
+    if (ticket_id != NULL) {
+        p.ticket_id.data = ticket_id;
+        p.ticket_id.len = ngx_strlen(ticket_id);
+    }
 
     if (iams_getqr_url(&p, &url, &len, &err) != IAMS_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -273,8 +338,7 @@ ngx_http_iamsmart_login_redirect(ngx_http_request_t *r,
     free(url);
 
     if (ngx_http_iamsmart_set_cookie(r, &mcf->login_cookie_name,
-                                     (char *) ctx->login_binding.data,
-                                     ctx->login_binding.len,
+                                     (char *) binding->data, binding->len,
                                      &mcf->login_cookie_attrs,
                                      "; Max-Age=600")
         != NGX_OK)
@@ -344,15 +408,17 @@ ngx_http_iamsmart_wants_json(ngx_http_request_t *r)
 
 
 /*
- * The state's key includes a hash of the browser's binding cookie: another
- * browser holding the callback URL addresses another key, so it can neither
- * use nor consume (GETDEL) the citizen's login.
+ * A key that includes a hash of the browser's binding cookie: another
+ * browser holding the callback URL (or a form's return link) addresses
+ * another key, so it can neither use nor consume (GETDEL) the citizen's
+ * record.  kind: "login" for states, "anon" for anonymous form hand-offs.
  */
-static ngx_int_t
-ngx_http_iamsmart_state_key(ngx_http_request_t *r, const char *state,
-    size_t len, ngx_str_t *binding, ngx_str_t *key)
+ngx_int_t
+ngx_http_iamsmart_binding_key(ngx_http_request_t *r, const char *kind,
+    const char *id, size_t len, ngx_str_t *binding, ngx_str_t *key)
 {
     u_char  *p, digest[32];
+    size_t   kind_len;
 
     if (EVP_Digest(binding->data, binding->len, digest, NULL, EVP_sha256(),
                    NULL) != 1)
@@ -360,15 +426,16 @@ ngx_http_iamsmart_state_key(ngx_http_request_t *r, const char *state,
         return NGX_ERROR;
     }
 
+    kind_len = ngx_strlen(kind);
+
     key->data = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_IAMSMART_REDIS_PREFIX)
-                                     + sizeof("login:v1:.") + len + 16);
+                                     + kind_len + sizeof(":v1:.") + len + 16);
     if (key->data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(key->data,
-                    NGX_HTTP_IAMSMART_REDIS_PREFIX "login:v1:%*s.%*xs",
-                    len, state, (size_t) 8, digest);
+    p = ngx_sprintf(key->data, NGX_HTTP_IAMSMART_REDIS_PREFIX "%s:v1:%*s.%*xs",
+                    kind, len, id, (size_t) 8, digest);
     key->len = p - key->data;
 
     return NGX_OK;
@@ -491,6 +558,14 @@ ngx_http_iamsmart_callback_step(ngx_http_request_t *r,
 
         return ngx_http_iamsmart_callback_token(r, cb);
 
+    case NGX_HTTP_IAMSMART_CB_HANDOFF:
+        if (cb->redis.error != NULL || cb->redis.type != REDIS_REPLY_STATUS) {
+            return ngx_http_iamsmart_login_failed(r, cb,
+                       NGX_HTTP_SERVICE_UNAVAILABLE, IAMS_PCODE_UNKNOWN);
+        }
+
+        return ngx_http_iamsmart_redirect(r, &cb->return_url);
+
     default: /* NGX_HTTP_IAMSMART_CB_SESSION */
         return ngx_http_iamsmart_callback_session(r, cb);
     }
@@ -560,8 +635,9 @@ ngx_http_iamsmart_callback_state(ngx_http_request_t *r,
                    "請在此重新登入。", NULL);
     }
 
-    if (ngx_http_iamsmart_state_key(r, cb->cb.state, cb->cb.state_len,
-                                    &cb->binding, &cb->state_key)
+    if (ngx_http_iamsmart_binding_key(r, "login", cb->cb.state,
+                                      cb->cb.state_len, &cb->binding,
+                                      &cb->state_key)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -585,15 +661,16 @@ static ngx_int_t
 ngx_http_iamsmart_callback_check_state(ngx_http_request_t *r,
     ngx_http_iamsmart_callback_t *cb)
 {
-    char           *plain;
-    size_t          pt_len, plain_len;
-    json_t         *record, *b, *u;
-    iams_err        err;
-    ngx_int_t       rc;
-    ngx_str_t       key, binding;
-    iams_span       code;
-    iams_status     st;
-    unsigned char  *pt;
+    char                         *plain;
+    size_t                        pt_len, plain_len;
+    json_t                       *record, *b, *u;
+    iams_err                      err;
+    ngx_int_t                     rc;
+    ngx_str_t                     key, binding;
+    iams_span                     code;
+    iams_status                   st;
+    unsigned char                *pt;
+    ngx_http_iamsmart_set_cmd_t   set;
 
     if (cb->redis.error != NULL) {
         return ngx_http_iamsmart_login_failed(r, cb,
@@ -659,7 +736,22 @@ ngx_http_iamsmart_callback_check_state(ngx_http_request_t *r,
     }
 
     ngx_memcpy(cb->return_url.data, json_string_value(u), cb->return_url.len);
-    json_decref(record);
+
+    /* a form filled without a login: its own record, no session */
+    if (json_is_string(json_object_get(record, "k"))
+        && ngx_strcmp(json_string_value(json_object_get(record, "k")),
+                      "anon") == 0)
+    {
+        cb->anonymous = record;
+
+        if (ngx_http_iamsmart_json_add_cleanup(r->pool, record) != NGX_OK) {
+            json_decref(record);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        json_decref(record);
+    }
 
     if (iams_return_url_check((char *) cb->return_url.data,
                               cb->return_url.len, &err)
@@ -675,6 +767,25 @@ ngx_http_iamsmart_callback_check_state(ngx_http_request_t *r,
 
         return ngx_http_iamsmart_login_failed(r, cb, NGX_HTTP_OK,
                                               cb->cb.error_pcode);
+    }
+
+    if (cb->anonymous != NULL) {
+        /* the form's location redeems the code; hand it over, sealed */
+        if (ngx_http_iamsmart_anon_handoff_cmd(r, cb->mcf, &cb->binding,
+                                               cb->anonymous, &cb->cb,
+                                               &cb->return_url, &set, &plain)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_iamsmart_callback_wait_redis(r, cb,
+                                                   NGX_HTTP_IAMSMART_CB_HANDOFF,
+                                                   set.argc, set.argv,
+                                                   set.argvlen);
+        free(plain);
+
+        return rc;
     }
 
     code.data = cb->cb.code;

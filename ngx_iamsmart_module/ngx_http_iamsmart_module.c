@@ -234,7 +234,7 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       NULL },
 
     { ngx_string("iamsmart_prefill"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_iamsmart_content,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -883,6 +883,7 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_iamsmart_loc_conf_t *lcf = conf;
 
+    ngx_str_t                      *value;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_iamsmart_main_conf_t  *mcf;
 
@@ -894,6 +895,28 @@ ngx_http_iamsmart_content(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf->handler = (ngx_http_handler_pt) cmd->post;
     lcf->own_handler = 1;
+
+    /* "iamsmart_prefill anonymous": forms filled without a login */
+    if (cf->args->nelts > 1) {
+        value = cf->args->elts;
+
+        if (ngx_strcmp(value[1].data, "anonymous") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": "
+                               "\"iamsmart_prefill\" takes nothing or "
+                               "\"anonymous\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        lcf->prefill_anonymous = 1;
+        lcf->exempt = 1;
+
+        mcf = ngx_http_conf_get_module_main_conf(cf,
+                                                 ngx_http_iamsmart_module);
+        mcf->sessions_used = 1;
+
+        return NGX_CONF_OK;
+    }
 
     /*
      * The platform, browsers in the middle of a login and departments

@@ -55,6 +55,9 @@ typedef struct {
     char                              business_id[IAMS_BUSINESS_ID_LEN + 1];
     char                              state[IAMS_STATE_LEN + 1];
     iams_initiate_result              ir;
+    iams_span                         names[IAMS_FIELDS_MAX]; /* e-ME */
+    size_t                            nnames;
+    ngx_http_iamsmart_anon_t          anon;
 } ngx_http_iamsmart_prefill_t;
 
 
@@ -79,22 +82,28 @@ static ngx_int_t ngx_http_iamsmart_prefill_exchanged(ngx_http_request_t *r,
     void *data);
 static ngx_int_t ngx_http_iamsmart_prefill_map(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf);
+static ngx_int_t ngx_http_iamsmart_prefill_anon_done(ngx_http_request_t *r,
+    void *data, json_t *fields);
+static ngx_int_t ngx_http_iamsmart_prefill_add_eme(
+    ngx_http_iamsmart_prefill_t *pf, json_t *got);
 static ngx_int_t ngx_http_iamsmart_prefill_wait(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf, ngx_http_iamsmart_pf_step_e next,
     int argc, const char **argv, const size_t *argvlen);
-static ngx_int_t ngx_http_iamsmart_prefill_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *error, const char *description);
 
 
 ngx_int_t
 ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r)
 {
-    size_t                            len;
+    size_t                            len, k, j;
+    json_t                           *v;
     ngx_str_t                         arg;
     ngx_uint_t                        i;
     const char                       *text;
+    const char                       *lists[2] = { "profileFields",
+                                                   "eMEFields" };
     ngx_http_iamsmart_ctx_t          *ctx;
     ngx_http_iamsmart_prefill_t      *pf;
+    ngx_http_iamsmart_loc_conf_t     *lcf;
     ngx_http_iamsmart_department_t  **dept;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -105,10 +114,13 @@ ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_iamsmart_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_iamsmart_module);
+    ctx = ngx_http_iamsmart_get_ctx(r);
     pf = ngx_pcalloc(r->pool, sizeof(ngx_http_iamsmart_prefill_t));
 
-    if (ctx == NULL || ctx->session == NULL || pf == NULL) {
+    if (ctx == NULL || pf == NULL
+        || (ctx->session == NULL && !lcf->prefill_anonymous))
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -121,7 +133,7 @@ ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r)
     if (ngx_http_arg(r, (u_char *) "form", 4, &pf->form) != NGX_OK
         || pf->form.len == 0 || pf->form.len > 64)
     {
-        return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_iamsmart_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_request", "give the form as ?form=<id>");
     }
 
@@ -140,7 +152,7 @@ ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r)
     }
 
     if (pf->dept == NULL) {
-        return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_NOT_FOUND,
+        return ngx_http_iamsmart_send_error(r, NGX_HTTP_NOT_FOUND,
                    "unknown_form", "no department here fills this form");
     }
 
@@ -156,6 +168,36 @@ ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* the profile and e-ME fields the platform is asked for */
+
+    for (k = 0; k < 2; k++) {
+        json_array_foreach(json_object_get(pf->inputs, lists[k]), j, v) {
+            if (json_is_string(v) && pf->nnames < IAMS_FIELDS_MAX) {
+                pf->names[pf->nnames].data = json_string_value(v);
+                pf->names[pf->nnames].len = json_string_length(v);
+                pf->nnames++;
+            }
+        }
+    }
+
+    if (lcf->prefill_anonymous) {
+
+        /* nobody signed in: e-ME only, as the platform's anonymous flow
+         * gives it; data sets need a citizen to have consented */
+
+        if (pf->nnames == 0) {
+            return ngx_http_iamsmart_prefill_map(r, pf);
+        }
+
+        pf->anon.form = pf->form;
+        pf->anon.fields = pf->names;
+        pf->anon.nfields = pf->nnames;
+        pf->anon.done = ngx_http_iamsmart_prefill_anon_done;
+        pf->anon.data = pf;
+
+        return ngx_http_iamsmart_anon_run(r, &pf->anon);
+    }
+
     if (ngx_http_arg(r, (u_char *) "ticket", 6, &arg) == NGX_OK) {
 
         /* back from the app's approval: read what the platform sent */
@@ -163,7 +205,7 @@ ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r)
         if (arg.len == 0 || arg.len > IAMS_BUSINESS_ID_MAX
             || !iams_state_valid((char *) arg.data, arg.len))
         {
-            return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_iamsmart_send_error(r, NGX_HTTP_BAD_REQUEST,
                        "invalid_request", "an invalid ticket");
         }
 
@@ -173,9 +215,7 @@ ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r)
         return ngx_http_iamsmart_prefill_step(r, pf);
     }
 
-    if (json_array_size(json_object_get(pf->inputs, "profileFields"))
-        + json_array_size(json_object_get(pf->inputs, "eMEFields")) == 0)
-    {
+    if (pf->nnames == 0) {
         return ngx_http_iamsmart_prefill_gather(r, pf);
     }
 
@@ -189,26 +229,10 @@ ngx_http_iamsmart_prefill_initiate(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf)
 {
     char                 *body;
-    size_t                len, n, i;
-    json_t               *v;
+    size_t                len;
     iams_err              err;
-    iams_span             fields[IAMS_FIELDS_MAX];
     ngx_table_elt_t      *ua;
     iams_data_request     req;
-    const char           *lists[2] = { "profileFields", "eMEFields" };
-    size_t                k;
-
-    n = 0;
-
-    for (k = 0; k < 2; k++) {
-        json_array_foreach(json_object_get(pf->inputs, lists[k]), i, v) {
-            if (json_is_string(v) && n < IAMS_FIELDS_MAX) {
-                fields[n].data = json_string_value(v);
-                fields[n].len = json_string_length(v);
-                n++;
-            }
-        }
-    }
 
     if (iams_business_id_generate(pf->business_id, &err) != IAMS_OK
         || iams_state_generate(pf->state, &err) != IAMS_OK)
@@ -236,8 +260,8 @@ ngx_http_iamsmart_prefill_initiate(ngx_http_request_t *r,
                                  (char *) ua->value.data, ua->value.len)
                            : IAMS_SOURCE_PC_BROWSER;
     req.kind = IAMS_FIELDS_EME;
-    req.fields = fields;
-    req.nfields = n;
+    req.fields = pf->names;
+    req.nfields = pf->nnames;
     req.form_name.data = (char *) pf->form.data;
     req.form_name.len = pf->form.len;
     req.form_num.data = (char *) pf->form.data;
@@ -359,13 +383,12 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf)
 {
     u_char           *p, *ctx_data;
-    char              ts[25];
     size_t            pt_len, ctx_len, argvlen[3];
-    json_t           *got, *v;
+    json_t           *got;
     iams_err          err;
     ngx_int_t         rc;
     ngx_str_t         location, *outcome;
-    const char       *argv[3], *name;
+    const char       *argv[3];
     unsigned char    *pt;
 
     switch (pf->step) {
@@ -399,7 +422,7 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
         }
 
         if (pf->pc.failure) {
-            return ngx_http_iamsmart_prefill_error(r, pf->pc.failure,
+            return ngx_http_iamsmart_send_error(r, pf->pc.failure,
                        "platform_unavailable", pf->pc.error);
         }
 
@@ -411,7 +434,7 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
                           "iamsmart: e-ME initiateRequest answered %s (%s)",
                           pf->pc.reply.code,
                           iams_pcode_name(pf->pc.reply.pcode));
-            return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_BAD_GATEWAY,
+            return ngx_http_iamsmart_send_error(r, NGX_HTTP_BAD_GATEWAY,
                        iams_pcode_name(pf->pc.reply.pcode),
                        iams_pcode_message(pf->pc.reply.pcode,
                                           IAMS_LANG_EN));
@@ -445,7 +468,7 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
         if (pf->redis.elements[0].type != REDIS_REPLY_STRING
             && pf->redis.elements[1].type != REDIS_REPLY_STRING)
         {
-            return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_NOT_FOUND,
+            return ngx_http_iamsmart_send_error(r, NGX_HTTP_NOT_FOUND,
                        "no_data", "no such ticket (unknown, expired or "
                                   "already used)");
         }
@@ -454,7 +477,7 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
             /* the platform's callback may still be on its way: the page
              * asks again until it comes (the ticket lives ten minutes) */
             if (ngx_http_iamsmart_wants_json(r)) {
-                return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_ACCEPTED,
+                return ngx_http_iamsmart_send_error(r, NGX_HTTP_ACCEPTED,
                            "pending", "the platform has not sent the data "
                                       "yet: ask again");
             }
@@ -473,7 +496,7 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
         outcome = &pf->redis.elements[1].str;
 
         if (outcome->data[0] == 'D') {
-            return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_FORBIDDEN,
+            return ngx_http_iamsmart_send_error(r, NGX_HTTP_FORBIDDEN,
                        "declined",
                        iams_pcode_message(
                            iams_pcode_classify((char *) outcome->data,
@@ -499,7 +522,7 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
                         &err)
             != IAMS_OK)
         {
-            return ngx_http_iamsmart_prefill_error(r, NGX_HTTP_FORBIDDEN,
+            return ngx_http_iamsmart_send_error(r, NGX_HTTP_FORBIDDEN,
                        "not_yours", "this ticket belongs to another "
                                     "sign-in");
         }
@@ -520,23 +543,12 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
         OPENSSL_cleanse(pt, pt_len);
         free(pt);
 
-        if (got == NULL
-            || iams_audit_time(ngx_http_iamsmart_now_ms(), ts, &err)
-               != IAMS_OK)
-        {
-            json_decref(got);
+        rc = ngx_http_iamsmart_prefill_add_eme(pf, got);
+        json_decref(got);
+
+        if (rc != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        /* e-ME values carry their source like every canonical field */
-        json_object_foreach(got, name, v) {
-            json_object_set_new(pf->fields, name,
-                                json_pack("{s:O, s:s, s:s}", "value", v,
-                                          "source", "iAM Smart",
-                                          "last_updated", ts));
-        }
-
-        json_decref(got);
 
         return ngx_http_iamsmart_prefill_gather(r, pf);
 
@@ -570,6 +582,48 @@ ngx_http_iamsmart_prefill_step(ngx_http_request_t *r,
 
     return ngx_http_iamsmart_prefill_wait(r, pf, NGX_HTTP_IAMSMART_PF_TICKET,
                                           3, argv, argvlen);
+}
+
+
+/* e-ME values carry their source like every canonical field */
+static ngx_int_t
+ngx_http_iamsmart_prefill_add_eme(ngx_http_iamsmart_prefill_t *pf,
+    json_t *got)
+{
+    char         ts[25];
+    json_t      *v;
+    iams_err     err;
+    const char  *name;
+
+    if (got == NULL
+        || iams_audit_time(ngx_http_iamsmart_now_ms(), ts, &err) != IAMS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    json_object_foreach(got, name, v) {
+        json_object_set_new(pf->fields, name,
+                            json_pack("{s:O, s:s, s:s}", "value", v,
+                                      "source", "iAM Smart",
+                                      "last_updated", ts));
+    }
+
+    return NGX_OK;
+}
+
+
+/* The anonymous flow brought the e-ME fields: only they fill the form. */
+static ngx_int_t
+ngx_http_iamsmart_prefill_anon_done(ngx_http_request_t *r, void *data,
+    json_t *fields)
+{
+    ngx_http_iamsmart_prefill_t *pf = data;
+
+    if (ngx_http_iamsmart_prefill_add_eme(pf, fields) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_iamsmart_prefill_map(r, pf);
 }
 
 
@@ -753,12 +807,3 @@ ngx_http_iamsmart_prefill_map(ngx_http_request_t *r,
     return ngx_http_iamsmart_send_json(r, NGX_HTTP_OK, out);
 }
 
-
-static ngx_int_t
-ngx_http_iamsmart_prefill_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *error, const char *description)
-{
-    return ngx_http_iamsmart_send_json(r, status,
-               json_pack("{s:s, s:s}", "error", error, "error_description",
-                         description ? description : ""));
-}

@@ -61,6 +61,17 @@ ngx_http_iamsmart_send_json(ngx_http_request_t *r, ngx_uint_t status,
  * For phase handlers (access) that answer by themselves: the response is
  * sent and the request finalized here, and NGX_DONE stops the phase engine.
  */
+/* {"error": error, "error_description": description} */
+ngx_int_t
+ngx_http_iamsmart_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *error, const char *description)
+{
+    return ngx_http_iamsmart_send_json(r, status,
+               json_pack("{s:s, s:s}", "error", error, "error_description",
+                         description ? description : ""));
+}
+
+
 ngx_int_t
 ngx_http_iamsmart_finalize_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body)

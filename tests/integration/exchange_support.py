@@ -198,6 +198,9 @@ server {
         iamsmart_auth on;
         iamsmart_prefill;
     }
+    location = /forms/anonymous {
+        iamsmart_prefill anonymous;
+    }
     location = /exchange {
         iamsmart_exchange;
     }
