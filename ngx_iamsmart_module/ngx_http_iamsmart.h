@@ -589,6 +589,10 @@ ngx_int_t ngx_http_iamsmart_history_key(ngx_pool_t *pool,
 
 /* ngx_http_iamsmart_prefill.c */
 ngx_int_t ngx_http_iamsmart_prefill_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_iamsmart_eme_plaintext(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, iams_session *s, ngx_str_t *form,
+    const iams_span *fields, size_t nfields, const char *business_id,
+    const char *state, ngx_http_iamsmart_pcall_t *pc);
 
 /* ngx_http_iamsmart_prefill_anon.c */
 ngx_int_t ngx_http_iamsmart_anon_run(ngx_http_request_t *r,

@@ -19,6 +19,9 @@
  *   TOKEN      D3000x: one more getKey and getToken; success: a new
  *              session id (never the one the browser had) is stored
  *   SESSION    Set-Cookie and a redirect to the stored return URL
+ *   HANDOFF    a state made for an anonymous form (_prefill_anon.c): no
+ *              getToken and no session here; the code was handed over,
+ *              sealed, and the browser goes back to the form
  *
  * Every wait returns NGX_DONE with r->main->count raised once; the resume
  * handler runs the next step and finalizes with what it returns.

@@ -228,61 +228,82 @@ static ngx_int_t
 ngx_http_iamsmart_prefill_initiate(ngx_http_request_t *r,
     ngx_http_iamsmart_prefill_t *pf)
 {
-    char                 *body;
-    size_t                len;
-    iams_err              err;
-    ngx_table_elt_t      *ua;
-    iams_data_request     req;
+    iams_err  err;
 
     if (iams_business_id_generate(pf->business_id, &err) != IAMS_OK
-        || iams_state_generate(pf->state, &err) != IAMS_OK)
+        || iams_state_generate(pf->state, &err) != IAMS_OK
+        || ngx_http_iamsmart_eme_plaintext(r, pf->mcf, pf->ctx->session,
+                                           &pf->form, pf->names, pf->nnames,
+                                           pf->business_id, pf->state,
+                                           &pf->pc)
+           != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ua = r->headers_in.user_agent;
-
-    ngx_memzero(&req, sizeof(iams_data_request));
-    req.common.open_id.data = pf->ctx->session->open_id;
-    req.common.open_id.len = ngx_strlen(pf->ctx->session->open_id);
-    req.common.access_token.data = pf->ctx->session->access_token;
-    req.common.access_token.len = ngx_strlen(pf->ctx->session->access_token);
-    req.common.business_id.data = pf->business_id;
-    req.common.business_id.len = IAMS_BUSINESS_ID_LEN;
-    req.common.redirect_uri.data = (char *) pf->mcf->stepup_uri.data;
-    req.common.redirect_uri.len = pf->mcf->stepup_uri.len;
-    req.common.state.data = pf->state;
-    req.common.state.len = IAMS_STATE_LEN;
-    req.common.lang.data = pf->mcf->lang.len ? (char *) pf->mcf->lang.data
-                                             : "zh-HK";
-    req.common.lang.len = pf->mcf->lang.len ? pf->mcf->lang.len : 5;
-    req.common.source = ua ? iams_source_from_user_agent(
-                                 (char *) ua->value.data, ua->value.len)
-                           : IAMS_SOURCE_PC_BROWSER;
-    req.kind = IAMS_FIELDS_EME;
-    req.fields = pf->names;
-    req.nfields = pf->nnames;
-    req.form_name.data = (char *) pf->form.data;
-    req.form_name.len = pf->form.len;
-    req.form_num.data = (char *) pf->form.data;
-    req.form_num.len = ngx_min(pf->form.len, 20);
-    req.form_desc.data = (char *) pf->form.data;
-    req.form_desc.len = pf->form.len;
-
-    if (iams_data_request_body(&req, &body, &len, &err) != IAMS_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "iamsmart: cannot build the e-ME request: %s",
-                      err.detail);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_iamsmart_pcall_plaintext(r, &pf->pc, body, len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     pf->pc.mcf = pf->mcf;
     pf->pc.path = "/api/v1/account/eme/initiateRequest";
     return ngx_http_iamsmart_prefill_store(r, pf);
+}
+
+
+/*
+ * The e-ME initiateRequest body for a form's fields, into pc->plaintext:
+ * with a session the logged-in request (its callback comes to
+ * iamsmart_stepup_uri), without one the anonymous request.
+ */
+ngx_int_t
+ngx_http_iamsmart_eme_plaintext(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, iams_session *s, ngx_str_t *form,
+    const iams_span *fields, size_t nfields, const char *business_id,
+    const char *state, ngx_http_iamsmart_pcall_t *pc)
+{
+    char               *body;
+    size_t              len;
+    iams_err            err;
+    ngx_table_elt_t    *ua;
+    iams_data_request   req;
+
+    ua = r->headers_in.user_agent;
+
+    ngx_memzero(&req, sizeof(iams_data_request));
+
+    if (s != NULL) {
+        req.common.open_id.data = s->open_id;
+        req.common.open_id.len = ngx_strlen(s->open_id);
+        req.common.access_token.data = s->access_token;
+        req.common.access_token.len = ngx_strlen(s->access_token);
+        req.common.redirect_uri.data = (char *) mcf->stepup_uri.data;
+        req.common.redirect_uri.len = mcf->stepup_uri.len;
+        req.common.state.data = state;
+        req.common.state.len = ngx_strlen(state);
+    }
+
+    req.common.business_id.data = business_id;
+    req.common.business_id.len = ngx_strlen(business_id);
+    req.common.lang.data = mcf->lang.len ? (char *) mcf->lang.data : "zh-HK";
+    req.common.lang.len = mcf->lang.len ? mcf->lang.len : 5;
+    req.common.source = ua ? iams_source_from_user_agent(
+                                 (char *) ua->value.data, ua->value.len)
+                           : IAMS_SOURCE_PC_BROWSER;
+    req.kind = s ? IAMS_FIELDS_EME : IAMS_FIELDS_EME_ANONYMOUS;
+    req.fields = fields;
+    req.nfields = nfields;
+    req.form_name.data = (char *) form->data;
+    req.form_name.len = form->len;
+    req.form_num.data = (char *) form->data;
+    req.form_num.len = ngx_min(form->len, 20);
+    req.form_desc.data = (char *) form->data;
+    req.form_desc.len = form->len;
+
+    if (iams_data_request_body(&req, &body, &len, &err) != IAMS_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "iamsmart: cannot build the e-ME request: %s",
+                      err.detail);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_iamsmart_pcall_plaintext(r, pc, body, len);
 }
 
 

@@ -89,47 +89,16 @@ static ngx_int_t
 ngx_http_iamsmart_anon_initiate(ngx_http_request_t *r,
     ngx_http_iamsmart_anon_t *an)
 {
-    char               *body;
-    size_t              len;
-    iams_err            err;
-    ngx_table_elt_t    *ua;
-    iams_data_request   req;
+    iams_err  err;
 
     if (iams_business_id_generate(an->business_id, &err) != IAMS_OK
-        || iams_state_generate(an->state, &err) != IAMS_OK)
+        || iams_state_generate(an->state, &err) != IAMS_OK
+        || ngx_http_iamsmart_eme_plaintext(r, an->mcf, NULL, &an->form,
+                                           an->fields, an->nfields,
+                                           an->business_id, an->state,
+                                           &an->pc)
+           != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ua = r->headers_in.user_agent;
-
-    ngx_memzero(&req, sizeof(iams_data_request));
-    req.common.business_id.data = an->business_id;
-    req.common.business_id.len = IAMS_BUSINESS_ID_LEN;
-    req.common.lang.data = an->mcf->lang.len ? (char *) an->mcf->lang.data
-                                             : "zh-HK";
-    req.common.lang.len = an->mcf->lang.len ? an->mcf->lang.len : 5;
-    req.common.source = ua ? iams_source_from_user_agent(
-                                 (char *) ua->value.data, ua->value.len)
-                           : IAMS_SOURCE_PC_BROWSER;
-    req.kind = IAMS_FIELDS_EME_ANONYMOUS;
-    req.fields = an->fields;
-    req.nfields = an->nfields;
-    req.form_name.data = (char *) an->form.data;
-    req.form_name.len = an->form.len;
-    req.form_num.data = (char *) an->form.data;
-    req.form_num.len = ngx_min(an->form.len, 20);
-    req.form_desc.data = (char *) an->form.data;
-    req.form_desc.len = an->form.len;
-
-    if (iams_data_request_body(&req, &body, &len, &err) != IAMS_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "iamsmart: cannot build the anonymous e-ME request: "
-                      "%s", err.detail);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_iamsmart_pcall_plaintext(r, &an->pc, body, len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
