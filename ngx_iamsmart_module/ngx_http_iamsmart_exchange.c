@@ -38,10 +38,6 @@
     NGX_HTTP_IAMSMART_REDIS_PREFIX "audit:v1"
 
 
-
-
-
-
 static void ngx_http_iamsmart_exchange_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_iamsmart_exchange_start(ngx_http_request_t *r,
     ngx_http_iamsmart_exchange_t *ex);
