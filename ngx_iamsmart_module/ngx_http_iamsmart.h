@@ -443,15 +443,17 @@ ngx_int_t ngx_http_iamsmart_unavailable(ngx_http_request_t *r,
  * ngx_http_iamsmart_session_cache.c: sealed session records shared by all
  * workers for "valid" (iamsmart_session_cache); every call is a no-op when
  * the directive is absent.  Keys and records are (pointer, length) pairs
- * owned by the caller and copied; _get's copy lives in r->pool.  Whoever
- * writes or deletes a session record in Redis calls _forget before sending
- * the command and again once Redis answered.
+ * owned by the caller and copied; the session _get opens belongs to the
+ * caller (iams_session_free).  Whoever writes or deletes a session record
+ * in Redis calls _forget before sending the command and again once Redis
+ * answered.
  */
 char *ngx_http_iamsmart_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_iamsmart_session_cache_get(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, const char *key, size_t len,
-    ngx_str_t *record, ngx_uint_t *generation);
+    ngx_uint_t *generation, iams_session **session);
+void ngx_http_iamsmart_session_cache_exit_process(void);
 void ngx_http_iamsmart_session_cache_put(ngx_http_iamsmart_main_conf_t *mcf,
     const char *key, size_t key_len, const u_char *record, size_t len,
     ngx_uint_t generation, ngx_log_t *log);

@@ -1128,4 +1128,5 @@ ngx_http_iamsmart_exit_process(ngx_cycle_t *cycle)
     ngx_http_iamsmart_jwt_cache_free();
     ngx_http_iamsmart_bridge_exit_process();
     ngx_http_iamsmart_key_source_exit_process();
+    ngx_http_iamsmart_session_cache_exit_process();
 }

@@ -16,8 +16,8 @@
  * cannot send browsers round the login loop.  The record is written back
  * only when last_seen moved by more than the write interval, so most
  * requests cost one GET, or none while the session micro-cache
- * (ngx_http_iamsmart_session_cache.c) holds the record: a hit goes
- * straight to the same decode and expiry checks as a GET's reply.
+ * (ngx_http_iamsmart_session_cache.c) holds the record: a hit brings the
+ * record opened, and the same expiry checks follow as after a GET.
  */
 
 
@@ -34,7 +34,7 @@ static ngx_int_t ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
     iams_key_slot slot);
 static ngx_int_t ngx_http_iamsmart_session_found(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx,
-    ngx_str_t *record);
+    ngx_str_t *record, iams_session *s);
 static void ngx_http_iamsmart_session_cleanup(void *data);
 static ngx_uint_t ngx_http_iamsmart_empty_cookie(ngx_http_request_t *r,
     ngx_table_elt_t *h, void *data);
@@ -109,7 +109,7 @@ ngx_http_iamsmart_session_handler(ngx_http_request_t *r,
 
         ctx->session_state = NGX_HTTP_IAMSMART_SESSION_DONE;
 
-        return ngx_http_iamsmart_session_found(r, mcf, ctx, &w->str);
+        return ngx_http_iamsmart_session_found(r, mcf, ctx, &w->str, NULL);
 
     default: /* NGX_HTTP_IAMSMART_SESSION_DONE */
         return ctx->session ? NGX_OK : NGX_DECLINED;
@@ -122,11 +122,11 @@ ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx,
     iams_key_slot slot)
 {
-    size_t       len, argvlen[2];
-    ngx_int_t    rc;
-    iams_err     err;
-    ngx_str_t    record;
-    const char  *argv[2];
+    size_t         len, argvlen[2];
+    ngx_int_t      rc;
+    iams_err       err;
+    const char    *argv[2];
+    iams_session  *s;
 
     if (iams_session_redis_key(mcf->keyring, slot,
                                NGX_HTTP_IAMSMART_REDIS_PREFIX,
@@ -146,13 +146,13 @@ ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
         iams_session_log_hash(ctx->session_key, len, ctx->session_hash);
 
         if (ngx_http_iamsmart_session_cache_get(r, mcf, ctx->session_key,
-                                                len, &record,
-                                                &ctx->session_cache_gen)
+                                                len, &ctx->session_cache_gen,
+                                                &s)
             == NGX_OK)
         {
             ctx->session_cached = 1;
             ctx->session_state = NGX_HTTP_IAMSMART_SESSION_DONE;
-            return ngx_http_iamsmart_session_found(r, mcf, ctx, &record);
+            return ngx_http_iamsmart_session_found(r, mcf, ctx, NULL, s);
         }
     }
 
@@ -179,10 +179,11 @@ ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
 }
 
 
+/* record: a GET's reply, to open; or s: a record the cache opened */
 static ngx_int_t
 ngx_http_iamsmart_session_found(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx,
-    ngx_str_t *record)
+    ngx_str_t *record, iams_session *s)
 {
     char                         *sealed;
     size_t                        sealed_len, argvlen[2];
@@ -190,24 +191,23 @@ ngx_http_iamsmart_session_found(ngx_http_request_t *r,
     iams_err                      err;
     iams_status                   st;
     const char                   *argv[2];
-    iams_session                 *s;
     ngx_pool_cleanup_t           *cln;
     iams_session_state            state;
     ngx_http_iamsmart_set_cmd_t   set;
 
-    st = iams_session_decode(mcf->keyring, ctx->session_key,
-                             ctx->session_key_len,
-                             (char *) record->data, record->len, &s, &err);
+    if (s == NULL) {
+        st = iams_session_decode(mcf->keyring, ctx->session_key,
+                                 ctx->session_key_len, (char *) record->data,
+                                 record->len, &s, &err);
 
-    if (st != IAMS_OK) {
-        ngx_http_iamsmart_session_cache_forget(mcf, ctx->session_key,
-                                               ctx->session_key_len);
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "iamsmart: session %s record rejected: %s: %s",
-                      ctx->session_hash, iams_status_str(st), err.detail);
-        iams_session_id_clear(&ctx->session_id);
-        return NGX_DECLINED;
+        if (st != IAMS_OK) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "iamsmart: session %s record rejected: %s: %s",
+                          ctx->session_hash, iams_status_str(st),
+                          err.detail);
+            iams_session_id_clear(&ctx->session_id);
+            return NGX_DECLINED;
+        }
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);

@@ -8,10 +8,21 @@
  * checked without a Redis round trip.
  *
  * An entry is the session's Redis key and the record exactly as Redis holds
- * it (sealed: the access token stays encrypted in shared memory too), and
- * the time it stops being valid.  A hit runs the same decode and expiry
- * code as a GET would; the entry's time is never extended by a hit, so a
- * session in use is read from Redis again at least once per "valid".
+ * it (sealed: the access token stays encrypted in shared memory too), the
+ * time it stops being valid and a serial number unique to this content.  A
+ * hit gives the request the record opened as a GET's reply would be, and
+ * the caller runs the same expiry checks; the entry's time is never
+ * extended by a hit, so a session in use is read from Redis again at least
+ * once per "valid".
+ *
+ * Opening the record (AES-GCM, then JSON) costs more than the round trip
+ * it saves, so each worker keeps the opened form of the few entries it
+ * used last, by serial number, and hands each request a copy: a worker
+ * opens an entry's bytes once, not once per request.  The opened form
+ * lives no longer than its entry's "valid" (an expired one is dropped on
+ * the next lookups; the token is cleansed when freed) and is only used
+ * while the shared entry with that serial still exists, so forgetting the
+ * entry also retires every worker's opened copy.
  * Entries sit in a red-black tree (keyed by a CRC32 of the Redis key, the
  * whole key compared to confirm) and an LRU queue; when the zone is full the
  * least recently used entries go.
@@ -52,6 +63,7 @@ typedef struct {
     ngx_rbtree_node_t               node;     /* key: CRC32 of the key */
     ngx_queue_t                     queue;    /* most recently used first */
     ngx_msec_t                      expires;  /* ngx_current_msec */
+    uint64_t                        serial;   /* of this content */
     u_short                         key_len;
     u_short                         len;      /* of the sealed record */
     u_char                          data[];   /* key, then record */
@@ -63,6 +75,7 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
     ngx_atomic_uint_t               generation;  /* grows with each forget */
+    uint64_t                        serial;      /* grows with each put */
 } ngx_http_iamsmart_scache_sh_t;
 
 
@@ -71,6 +84,21 @@ typedef struct {
     ngx_slab_pool_t                *shpool;
     ngx_msec_t                      valid;
 } ngx_http_iamsmart_scache_t;
+
+
+/* one worker's opened records, by serial */
+#define NGX_HTTP_IAMSMART_SESSION_CACHE_OPENED     64
+
+typedef struct {
+    uint64_t                        serial;   /* 0: empty */
+    ngx_msec_t                      expires;
+    iams_session                   *session;
+} ngx_http_iamsmart_scache_opened_t;
+
+
+static ngx_http_iamsmart_scache_opened_t
+    ngx_http_iamsmart_scache_opened[NGX_HTTP_IAMSMART_SESSION_CACHE_OPENED];
+static ngx_uint_t  ngx_http_iamsmart_scache_sweep;
 
 
 static ngx_int_t ngx_http_iamsmart_session_cache_init_zone(
@@ -84,6 +112,11 @@ static void ngx_http_iamsmart_scache_delete(ngx_http_iamsmart_scache_t *cache,
     ngx_http_iamsmart_scache_node_t *sn);
 static ngx_http_iamsmart_scache_node_t *ngx_http_iamsmart_scache_alloc(
     ngx_http_iamsmart_scache_t *cache, size_t size);
+static iams_session *ngx_http_iamsmart_scache_open(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, const char *key, size_t len,
+    u_char *record, size_t record_len, uint64_t serial, ngx_msec_t expires);
+static void ngx_http_iamsmart_scache_opened_free(
+    ngx_http_iamsmart_scache_opened_t *o);
 
 
 /* iamsmart_session_cache SIZE [valid=TIME]; */
@@ -220,6 +253,7 @@ ngx_http_iamsmart_session_cache_init_zone(ngx_shm_zone_t *zone, void *data)
                     ngx_http_iamsmart_scache_insert_value);
     ngx_queue_init(&cache->sh->queue);
     cache->sh->generation = 0;
+    cache->sh->serial = 0;
 
     len = sizeof(" in iamsmart_session_cache zone \"\"") + zone->shm.name.len;
 
@@ -239,21 +273,25 @@ ngx_http_iamsmart_session_cache_init_zone(ngx_shm_zone_t *zone, void *data)
 
 
 /*
- * NGX_OK: *record is a copy in r->pool (NUL-terminated) of the cached
- * sealed record; NGX_DECLINED: ask Redis.  Either way *generation is what
- * ngx_http_iamsmart_session_cache_put() needs to store what is read next.
+ * NGX_OK: *session is the cached record, opened, for the caller to own
+ * (iams_session_free) and to check for expiry; NGX_DECLINED: ask Redis.
+ * Either way *generation is what ngx_http_iamsmart_session_cache_put()
+ * needs to store what is read next.
  */
 ngx_int_t
 ngx_http_iamsmart_session_cache_get(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, const char *key, size_t len,
-    ngx_str_t *record, ngx_uint_t *generation)
+    ngx_uint_t *generation, iams_session **session)
 {
     u_char                            buf[
                                     NGX_HTTP_IAMSMART_SESSION_CACHE_RECORD_MAX];
     size_t                            n;
     uint32_t                          hash;
+    uint64_t                          serial;
+    ngx_msec_t                        expires;
     ngx_http_iamsmart_scache_t       *cache;
     ngx_http_iamsmart_scache_node_t  *sn;
+    ngx_http_iamsmart_scache_opened_t *o;
 
     if (mcf->session_cache == NULL) {
         return NGX_DECLINED;
@@ -261,6 +299,14 @@ ngx_http_iamsmart_session_cache_get(ngx_http_request_t *r,
 
     cache = mcf->session_cache->data;
     hash = ngx_crc32_short((u_char *) key, len);
+
+    /* a few steps of a sweep that drops opened copies past their time */
+    o = &ngx_http_iamsmart_scache_opened[ngx_http_iamsmart_scache_sweep++
+                                    % NGX_HTTP_IAMSMART_SESSION_CACHE_OPENED];
+
+    if (o->serial && (ngx_msec_int_t) (o->expires - ngx_current_msec) <= 0) {
+        ngx_http_iamsmart_scache_opened_free(o);
+    }
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
@@ -283,27 +329,106 @@ ngx_http_iamsmart_session_cache_get(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    n = sn->len;
-    ngx_memcpy(buf, sn->data + sn->key_len, n);
+    serial = sn->serial;
+    expires = sn->expires;
+
+    o = &ngx_http_iamsmart_scache_opened[serial
+                                    % NGX_HTTP_IAMSMART_SESSION_CACHE_OPENED];
+    n = 0;
+
+    if (o->serial != serial) {
+        n = sn->len;
+        ngx_memcpy(buf, sn->data + sn->key_len, n);
+    }
 
     ngx_queue_remove(&sn->queue);
     ngx_queue_insert_head(&cache->sh->queue, &sn->queue);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
-    record->data = ngx_pnalloc(r->pool, n + 1);
-    if (record->data == NULL) {
+    if (o->serial == serial) {
+        if (iams_session_clone(o->session, session, NULL) != IAMS_OK) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "iamsmart: session cache hit");
+        return NGX_OK;
+    }
+
+    *session = ngx_http_iamsmart_scache_open(r, mcf, key, len, buf, n, serial,
+                                             expires);
+    ngx_explicit_memzero(buf, n);
+
+    if (*session == NULL) {
         return NGX_DECLINED;
     }
 
-    ngx_memcpy(record->data, buf, n);
-    record->data[n] = '\0';
-    record->len = n;
-
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "iamsmart: session cache hit");
+                   "iamsmart: session cache hit, record opened");
 
     return NGX_OK;
+}
+
+
+/*
+ * Opens an entry's record as iams_session_decode() does after a GET, and
+ * keeps the opened form for the next requests of this worker.  A record
+ * that does not open is forgotten (the caller asks Redis, which then
+ * decides).
+ */
+static iams_session *
+ngx_http_iamsmart_scache_open(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, const char *key, size_t len,
+    u_char *record, size_t record_len, uint64_t serial, ngx_msec_t expires)
+{
+    iams_err                            err;
+    iams_session                       *s, *kept;
+    ngx_http_iamsmart_scache_opened_t  *o;
+
+    if (iams_session_decode(mcf->keyring, key, len, (char *) record,
+                            record_len, &s, &err)
+        != IAMS_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "iamsmart: cached session record rejected: %s: %s",
+                      iams_status_str(err.status), err.detail);
+        ngx_http_iamsmart_session_cache_forget(mcf, key, len);
+        return NULL;
+    }
+
+    if (iams_session_clone(s, &kept, NULL) == IAMS_OK) {
+        o = &ngx_http_iamsmart_scache_opened[serial
+                                    % NGX_HTTP_IAMSMART_SESSION_CACHE_OPENED];
+        ngx_http_iamsmart_scache_opened_free(o);
+
+        o->serial = serial;
+        o->expires = expires;
+        o->session = kept;
+    }
+
+    return s;
+}
+
+
+static void
+ngx_http_iamsmart_scache_opened_free(ngx_http_iamsmart_scache_opened_t *o)
+{
+    iams_session_free(o->session);
+    o->session = NULL;
+    o->serial = 0;
+}
+
+
+void
+ngx_http_iamsmart_session_cache_exit_process(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_IAMSMART_SESSION_CACHE_OPENED; i++) {
+        ngx_http_iamsmart_scache_opened_free(
+                                       &ngx_http_iamsmart_scache_opened[i]);
+    }
 }
 
 
@@ -366,6 +491,7 @@ ngx_http_iamsmart_session_cache_put(ngx_http_iamsmart_main_conf_t *mcf,
 
     sn->node.key = hash;
     sn->expires = ngx_current_msec + cache->valid;
+    sn->serial = ++cache->sh->serial;
     sn->key_len = (u_short) key_len;
     sn->len = (u_short) len;
     ngx_memcpy(sn->data, key, key_len);
