@@ -283,15 +283,15 @@ ngx_http_iamsmart_session_cache_get(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, const char *key, size_t len,
     ngx_uint_t *generation, iams_session **session)
 {
-    u_char                            buf[
+    u_char                              buf[
                                     NGX_HTTP_IAMSMART_SESSION_CACHE_RECORD_MAX];
-    size_t                            n;
-    uint32_t                          hash;
-    uint64_t                          serial;
-    ngx_msec_t                        expires;
-    ngx_http_iamsmart_scache_t       *cache;
-    ngx_http_iamsmart_scache_node_t  *sn;
-    ngx_http_iamsmart_scache_opened_t *o;
+    size_t                              n;
+    uint32_t                            hash;
+    uint64_t                            serial;
+    ngx_msec_t                          expires;
+    ngx_http_iamsmart_scache_t         *cache;
+    ngx_http_iamsmart_scache_node_t    *sn;
+    ngx_http_iamsmart_scache_opened_t  *o;
 
     if (mcf->session_cache == NULL) {
         return NGX_DECLINED;
@@ -358,7 +358,6 @@ ngx_http_iamsmart_session_cache_get(ngx_http_request_t *r,
 
     *session = ngx_http_iamsmart_scache_open(r, mcf, key, len, buf, n, serial,
                                              expires);
-    ngx_explicit_memzero(buf, n);
 
     if (*session == NULL) {
         return NGX_DECLINED;
