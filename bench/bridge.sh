@@ -24,6 +24,11 @@
 #             as in production
 #   sign      iamsmart_bridge, assertion_lifetime 1s: a fresh signature on
 #             every request (the worst case, for reference)
+#   cached, cbridge
+#             session and bridge on a second nginx, identical but for
+#             "iamsmart_session_cache 10m valid=$CACHE_VALID" (the directive
+#             is http-wide); it shares Redis and the secret, so the one
+#             session cookie works on both
 #
 # Environment (defaults in brackets):
 #   ROUNDS [5]        interleaved rounds
@@ -31,7 +36,8 @@
 #   THREADS [2]       wrk threads
 #   CONNECTIONS [50]  wrk connections
 #   WORKERS [1]       nginx worker processes (wrk and Redis need the rest
-#                     of the machine)
+#                     of the machine), per nginx
+#   CACHE_VALID [1s]  valid= of the cached cases
 #   KEEP=1            keep the temporary directory (configs, logs, keys)
 
 set -euo pipefail
@@ -46,6 +52,7 @@ DURATION=${DURATION:-5}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
 WORKERS=${WORKERS:-1}
+CACHE_VALID=${CACHE_VALID:-1s}
 CLIENT_ID=bench-bridge
 COOKIE_NAME=iamsmart_session
 TARGET=0.70
@@ -62,9 +69,11 @@ PORT=$(free_port)
 BACKEND_PORT=$(free_port)
 REDIS_PORT=$(free_port)
 SANDBOX_PORT=$(free_port)
+CACHE_PORT=$(free_port)
+CACHE_BACKEND_PORT=$(free_port)
 ports=$(printf '%s\n' "$PORT" "$BACKEND_PORT" "$REDIS_PORT" "$SANDBOX_PORT" \
-        | sort -u | wc -l)
-[[ $ports == 4 ]] || die "port collision, run again"
+        "$CACHE_PORT" "$CACHE_BACKEND_PORT" | sort -u | wc -l)
+[[ $ports == 6 ]] || die "port collision, run again"
 
 # ---- keys, Redis (no persistence needed here) and the sandbox ----
 
@@ -73,10 +82,15 @@ make_bench_keys pairwise
 start_redis "$REDIS_PORT"
 start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
 
-# ---- nginx ----
+# ---- nginx: one without the session cache, one with it ----
 
-{ nginx_conf_head; cat <<EOF
+# gateway_conf PREFIX PORT BACKEND_PORT HTTP-LINE
+gateway_conf() {
+    local prefix=$1 port=$2 backend_port=$3 extra=$4
+    nginx_conf_head "$prefix"
+    cat <<EOF
 
+    $extra
     iamsmart_redis 127.0.0.1:$REDIS_PORT;
     iamsmart_redis_timeout 500ms;
     iamsmart_secret_file $DIR/keys/gateway_secret;
@@ -87,7 +101,7 @@ start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
     iamsmart_client_id $CLIENT_ID;
     iamsmart_client_secret_file $DIR/keys/client_secret;
     iamsmart_kek_file $DIR/keys/kek_private.pem;
-    iamsmart_redirect_uri http://127.0.0.1:$PORT/iamsmart/callback;
+    iamsmart_redirect_uri http://127.0.0.1:$port/iamsmart/callback;
     iamsmart_scopes eidapi_auth;
 
     iamsmart_signing_key $DIR/keys/signing.jwk;
@@ -97,7 +111,7 @@ start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
 
     # the backend: as cheap as nginx can answer; /show tells what it got
     server {
-        listen 127.0.0.1:$BACKEND_PORT;
+        listen 127.0.0.1:$backend_port;
         location / {
             return 200 "ok\n";
         }
@@ -108,12 +122,12 @@ start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
     }
 
     upstream backend {
-        server 127.0.0.1:$BACKEND_PORT;
+        server 127.0.0.1:$backend_port;
         keepalive 64;
     }
 
     server {
-        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$port;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
 
@@ -147,10 +161,18 @@ start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
     }
 }
 EOF
-} >"$DIR/nginx.conf"
+}
+
+gateway_conf "$DIR" "$PORT" "$BACKEND_PORT" "" >"$DIR/nginx.conf"
 start_nginx "$PORT"
+mkdir -p "$DIR/cache"
+gateway_conf "$DIR/cache" "$CACHE_PORT" "$CACHE_BACKEND_PORT" \
+    "iamsmart_session_cache 10m valid=$CACHE_VALID;" >"$DIR/cache/nginx.conf"
+start_nginx "$CACHE_PORT" "$DIR/cache"
+CACHE_NGINX_PID=$STARTED_PID
 
 URL=http://127.0.0.1:$PORT
+CACHE_URL=http://127.0.0.1:$CACHE_PORT
 
 # ---- log in once; sanity-check every location ----
 
@@ -161,6 +183,10 @@ COOKIE=$("$PYTHON" "$LOGIN" login "$URL/session/start") \
 for loc in plain session bridge sign; do
     [[ $(status -H "Cookie: $COOKIE" "$URL/$loc") == 200 ]] \
         || die "/$loc does not answer 200 with the session cookie"
+done
+for loc in session bridge; do
+    [[ $(status -H "Cookie: $COOKIE" "$CACHE_URL/$loc") == 200 ]] \
+        || die "the cached gateway's /$loc rejects the session cookie"
 done
 [[ $(status "$URL/bridge") == 302 ]] \
     || die "/bridge does not redirect without a cookie"
@@ -174,17 +200,22 @@ printf '%s' "$assertion" | "$JOSE" jwt --jwks "$DIR/keys/public.jwks" \
     >/dev/null || die "the assertion does not verify"
 
 WORKER_PIDS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
+CACHE_WORKER_PIDS=$(pgrep -P "$CACHE_NGINX_PID" | tr '\n' ' ')
 TICK=$(getconf CLK_TCK)
 
-# One wrk run; prints "requests/s requests nginx-ticks redis-ticks", or
-# fails when any response was not 2xx.
+# One wrk run of a case; prints "requests/s requests nginx-ticks
+# redis-ticks", or fails when any response was not 2xx.
 run_wrk() {
-    local path=$1 out n0 r0 n1 r1 reqs
-    n0=$(cpu_ticks $WORKER_PIDS) r0=$(cpu_ticks "$REDIS_PID")
+    local url=$URL path=/$1 pids=$WORKER_PIDS out n0 r0 n1 r1 reqs
+    case $1 in
+    cached)  url=$CACHE_URL path=/session pids=$CACHE_WORKER_PIDS ;;
+    cbridge) url=$CACHE_URL path=/bridge pids=$CACHE_WORKER_PIDS ;;
+    esac
+    n0=$(cpu_ticks $pids) r0=$(cpu_ticks "$REDIS_PID")
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
-        -H "Cookie: $COOKIE" "$URL$path" 2>&1) \
+        -H "Cookie: $COOKIE" "$url$path" 2>&1) \
         || die "wrk failed: $out"
-    n1=$(cpu_ticks $WORKER_PIDS) r1=$(cpu_ticks "$REDIS_PID")
+    n1=$(cpu_ticks $pids) r1=$(cpu_ticks "$REDIS_PID")
     if grep -q 'Non-2xx' <<<"$out"; then
         die "non-2xx responses on $path: $out"
     fi
@@ -194,7 +225,7 @@ run_wrk() {
         $((n1 - n0)) $((r1 - r0))
 }
 
-CASES=(plain session bridge sign)
+CASES=(plain session bridge sign cached cbridge)
 RESULTS=$DIR/results.txt
 : >"$RESULTS"
 
@@ -203,27 +234,31 @@ printf 'bench: %d rounds x %d cases x %ss, wrk -t%d -c%d, nginx workers %d\n' \
     "$WORKERS" >&2
 for round in $(seq "$ROUNDS"); do
     for loc in "${CASES[@]}"; do
-        read -r rps reqs nticks rticks < <(run_wrk "/$loc")
+        read -r rps reqs nticks rticks < <(run_wrk "$loc")
         printf '%s %s %s %s %s %s\n' "$round" "$loc" "$rps" "$reqs" \
             "$nticks" "$rticks" >>"$RESULTS"
         printf 'bench: round %d %-8s %12s req/s\n' "$round" "$loc" "$rps" >&2
     done
 done
 
-grep -E '\[(alert|emerg)\]' "$DIR/error.log" \
+grep -E '\[(alert|emerg)\]' "$DIR/error.log" "$DIR/cache/error.log" \
     && die "nginx logged alerts during the run"
 # the session stayed valid all along (a 302 would have been a non-2xx)
 [[ $(status -H "Cookie: $COOKIE" "$URL/bridge") == 200 ]] \
     || die "the session was lost during the run"
 
-"$PYTHON" - "$RESULTS" "$TICK" "$TARGET" <<'EOF'
+"$PYTHON" - "$RESULTS" "$TICK" "$TARGET" "$CACHE_VALID" <<'EOF'
 import statistics
 import sys
 
 rows, cpu = {}, {}
 tick_us = 1e6 / int(sys.argv[2])
 target = float(sys.argv[3])
-order = ("plain", "session", "bridge", "sign")
+order = ("plain", "session", "bridge", "sign", "cached", "cbridge")
+label = {"plain": "plain", "session": "session (no cache)",
+         "bridge": "bridge (no cache)", "sign": "sign (no cache)",
+         "cached": "session (cache valid=%s)" % sys.argv[4],
+         "cbridge": "bridge (cache valid=%s)" % sys.argv[4]}
 for line in open(sys.argv[1]):
     rnd, loc, rps, reqs, nticks, rticks = line.split()
     rows.setdefault(loc, []).append(float(rps))
@@ -234,13 +269,13 @@ for line in open(sys.argv[1]):
 
 plain = statistics.median(rows["plain"])
 print()
-print("%-8s %12s %12s %12s %10s   %s"
-      % ("location", "median r/s", "min", "max", "vs plain", "rounds"))
+print("%-25s %10s %10s %10s %9s   %s"
+      % ("case", "median r/s", "min", "max", "vs plain", "rounds"))
 for loc in order:
     v = rows[loc]
     med = statistics.median(v)
-    print("%-8s %12.0f %12.0f %12.0f %9.1f%%   %s"
-          % (loc, med, min(v), max(v), 100.0 * med / plain,
+    print("%-25s %10.0f %10.0f %10.0f %8.1f%%   %s"
+          % (label[loc], med, min(v), max(v), 100.0 * med / plain,
              " ".join("%.0f" % x for x in v)))
 print()
 print("CPU per request (all rounds): nginx worker(s) / redis-server")
@@ -248,18 +283,20 @@ us = {}
 for loc in order:
     reqs, n, r = cpu[loc]
     us[loc] = n * tick_us / reqs
-    print("  %-8s %6.1f us / %6.1f us" % (loc, us[loc], r * tick_us / reqs))
+    print("  %-25s %6.1f us / %6.1f us"
+          % (label[loc], us[loc], r * tick_us / reqs))
 print()
-for loc in ("bridge", "sign"):
+for loc in ("bridge", "sign", "cbridge"):
     ratio = statistics.median(rows[loc]) / plain
     # per-round ratios: the cases of a round ran back to back
     per_round = [s / p for s, p in zip(rows[loc], rows["plain"])]
     note = ("target >= %.2f: %s" % (target, "met" if ratio >= target
-                                    else "NOT met")) if loc == "bridge" \
+                                    else "NOT met")) if loc != "sign" \
         else "(a signature on every request, for reference)"
     print("%s/plain ratio: %.3f (median of medians; per round: %s); %s"
-          % (loc, ratio, " ".join("%.2f" % r for r in per_round), note))
+          % (label[loc], ratio, " ".join("%.2f" % r for r in per_round),
+             note))
     # steadier on a busy machine: what the worker's CPU alone allows
     print("%s/plain by worker CPU per request: %.3f"
-          % (loc, us["plain"] / us[loc]))
+          % (label[loc], us["plain"] / us[loc]))
 EOF

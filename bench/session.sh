@@ -5,6 +5,14 @@
 # same cheap backend (an nginx server block that returns 200).  Not a test:
 # it prints a table and the ratio (target: session >= 0.75 x plain).
 #
+# Cases, each run once per round:
+#   plain     proxy_pass only
+#   session   iamsmart_auth on, no session cache (one GET per request)
+#   cached    the same location on a second nginx, identical but for
+#             "iamsmart_session_cache 10m valid=$CACHE_VALID" (the directive
+#             is http-wide); it shares Redis and the secret, so the one
+#             session cookie works on both
+#
 #   bench/session.sh                  (after `make`; needs wrk, redis-server)
 #
 # It starts its own Redis, the iAM Smart sandbox and nginx, all on
@@ -19,7 +27,8 @@
 #   THREADS [2]       wrk threads
 #   CONNECTIONS [50]  wrk connections
 #   WORKERS [1]       nginx worker processes (wrk and Redis need the rest
-#                     of the machine)
+#                     of the machine), per nginx
+#   CACHE_VALID [1s]  valid= of the cached case
 #   KEEP=1            keep the temporary directory (configs, logs, keys)
 
 set -euo pipefail
@@ -33,6 +42,7 @@ DURATION=${DURATION:-5}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
 WORKERS=${WORKERS:-1}
+CACHE_VALID=${CACHE_VALID:-1s}
 CLIENT_ID=bench-session
 COOKIE_NAME=iamsmart_session
 
@@ -47,9 +57,11 @@ PORT=$(free_port)
 BACKEND_PORT=$(free_port)
 REDIS_PORT=$(free_port)
 SANDBOX_PORT=$(free_port)
+CACHE_PORT=$(free_port)
+CACHE_BACKEND_PORT=$(free_port)
 ports=$(printf '%s\n' "$PORT" "$BACKEND_PORT" "$REDIS_PORT" "$SANDBOX_PORT" \
-        | sort -u | wc -l)
-[[ $ports == 4 ]] || die "port collision, run again"
+        "$CACHE_PORT" "$CACHE_BACKEND_PORT" | sort -u | wc -l)
+[[ $ports == 6 ]] || die "port collision, run again"
 
 # ---- keys, Redis (no persistence needed here) and the sandbox ----
 
@@ -57,10 +69,15 @@ make_bench_keys
 start_redis "$REDIS_PORT"
 start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
 
-# ---- nginx ----
+# ---- nginx: one without the session cache, one with it ----
 
-{ nginx_conf_head; cat <<EOF
+# gateway_conf PREFIX PORT BACKEND_PORT HTTP-LINE
+gateway_conf() {
+    local prefix=$1 port=$2 backend_port=$3 extra=$4
+    nginx_conf_head "$prefix"
+    cat <<EOF
 
+    $extra
     iamsmart_redis 127.0.0.1:$REDIS_PORT;
     iamsmart_redis_timeout 500ms;
     iamsmart_secret_file $DIR/keys/gateway_secret;
@@ -71,24 +88,24 @@ start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
     iamsmart_client_id $CLIENT_ID;
     iamsmart_client_secret_file $DIR/keys/client_secret;
     iamsmart_kek_file $DIR/keys/kek_private.pem;
-    iamsmart_redirect_uri http://127.0.0.1:$PORT/iamsmart/callback;
+    iamsmart_redirect_uri http://127.0.0.1:$port/iamsmart/callback;
     iamsmart_scopes eidapi_auth eidapi_profiles;
 
     # the backend: as cheap as nginx can answer
     server {
-        listen 127.0.0.1:$BACKEND_PORT;
+        listen 127.0.0.1:$backend_port;
         location / {
             return 200 "ok\n";
         }
     }
 
     upstream backend {
-        server 127.0.0.1:$BACKEND_PORT;
+        server 127.0.0.1:$backend_port;
         keepalive 64;
     }
 
     server {
-        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$port;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
 
@@ -112,10 +129,18 @@ start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
     }
 }
 EOF
-} >"$DIR/nginx.conf"
+}
+
+gateway_conf "$DIR" "$PORT" "$BACKEND_PORT" "" >"$DIR/nginx.conf"
 start_nginx "$PORT"
+mkdir -p "$DIR/cache"
+gateway_conf "$DIR/cache" "$CACHE_PORT" "$CACHE_BACKEND_PORT" \
+    "iamsmart_session_cache 10m valid=$CACHE_VALID;" >"$DIR/cache/nginx.conf"
+start_nginx "$CACHE_PORT" "$DIR/cache"
+CACHE_NGINX_PID=$STARTED_PID
 
 URL=http://127.0.0.1:$PORT
+CACHE_URL=http://127.0.0.1:$CACHE_PORT
 
 # ---- log in once; sanity-check both locations ----
 
@@ -129,19 +154,25 @@ COOKIE=$("$PYTHON" "$LOGIN" login "$URL/session/start") \
     || die "/session does not redirect without a cookie"
 [[ $(status -H "Cookie: $COOKIE" "$URL/plain") == 200 ]] \
     || die "/plain does not answer"
+[[ $(status -H "Cookie: $COOKIE" "$CACHE_URL/session") == 200 ]] \
+    || die "the cached gateway rejects the session cookie"
 
 WORKER_PIDS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
+CACHE_WORKER_PIDS=$(pgrep -P "$CACHE_NGINX_PID" | tr '\n' ' ')
 TICK=$(getconf CLK_TCK)
 
-# One wrk run; prints "requests/s requests nginx-ticks redis-ticks", or
-# fails when any response was not 2xx.
+# One wrk run of a case; prints "requests/s requests nginx-ticks
+# redis-ticks", or fails when any response was not 2xx.
 run_wrk() {
-    local path=$1 out n0 r0 n1 r1 reqs
-    n0=$(cpu_ticks $WORKER_PIDS) r0=$(cpu_ticks "$REDIS_PID")
+    local url=$URL path=/$1 pids=$WORKER_PIDS out n0 r0 n1 r1 reqs
+    if [[ $1 == cached ]]; then
+        url=$CACHE_URL path=/session pids=$CACHE_WORKER_PIDS
+    fi
+    n0=$(cpu_ticks $pids) r0=$(cpu_ticks "$REDIS_PID")
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
-        -H "Cookie: $COOKIE" "$URL$path" 2>&1) \
+        -H "Cookie: $COOKIE" "$url$path" 2>&1) \
         || die "wrk failed: $out"
-    n1=$(cpu_ticks $WORKER_PIDS) r1=$(cpu_ticks "$REDIS_PID")
+    n1=$(cpu_ticks $pids) r1=$(cpu_ticks "$REDIS_PID")
     if grep -q 'Non-2xx' <<<"$out"; then
         die "non-2xx responses on $path: $out"
     fi
@@ -151,7 +182,7 @@ run_wrk() {
         $((n1 - n0)) $((r1 - r0))
 }
 
-CASES=(plain session)
+CASES=(plain session cached)
 RESULTS=$DIR/results.txt
 : >"$RESULTS"
 
@@ -160,25 +191,28 @@ printf 'bench: %d rounds x %d cases x %ss, wrk -t%d -c%d, nginx workers %d\n' \
     "$WORKERS" >&2
 for round in $(seq "$ROUNDS"); do
     for loc in "${CASES[@]}"; do
-        read -r rps reqs nticks rticks < <(run_wrk "/$loc")
+        read -r rps reqs nticks rticks < <(run_wrk "$loc")
         printf '%s %s %s %s %s %s\n' "$round" "$loc" "$rps" "$reqs" \
             "$nticks" "$rticks" >>"$RESULTS"
         printf 'bench: round %d %-8s %12s req/s\n' "$round" "$loc" "$rps" >&2
     done
 done
 
-grep -E '\[(alert|emerg)\]' "$DIR/error.log" \
+grep -E '\[(alert|emerg)\]' "$DIR/error.log" "$DIR/cache/error.log" \
     && die "nginx logged alerts during the run"
 # the session stayed valid all along (a 302 would have been a non-2xx)
 [[ $(status -H "Cookie: $COOKIE" "$URL/session") == 200 ]] \
     || die "the session was lost during the run"
 
-"$PYTHON" - "$RESULTS" "$TICK" <<'EOF'
+"$PYTHON" - "$RESULTS" "$TICK" "$CACHE_VALID" <<'EOF'
 import statistics
 import sys
 
 rows, cpu = {}, {}
 tick_us = 1e6 / int(sys.argv[2])
+order = ("plain", "session", "cached")
+label = {"plain": "plain", "session": "session (no cache)",
+         "cached": "session (cache valid=%s)" % sys.argv[3]}
 for line in open(sys.argv[1]):
     rnd, loc, rps, reqs, nticks, rticks = line.split()
     rows.setdefault(loc, []).append(float(rps))
@@ -189,26 +223,27 @@ for line in open(sys.argv[1]):
 
 plain = statistics.median(rows["plain"])
 print()
-print("%-8s %12s %12s %12s %10s   %s"
-      % ("location", "median r/s", "min", "max", "vs plain", "rounds"))
-for loc in ("plain", "session"):
+print("%-26s %10s %10s %10s %9s   %s"
+      % ("case", "median r/s", "min", "max", "vs plain", "rounds"))
+for loc in order:
     v = rows[loc]
     med = statistics.median(v)
-    print("%-8s %12.0f %12.0f %12.0f %9.1f%%   %s"
-          % (loc, med, min(v), max(v), 100.0 * med / plain,
+    print("%-26s %10.0f %10.0f %10.0f %8.1f%%   %s"
+          % (label[loc], med, min(v), max(v), 100.0 * med / plain,
              " ".join("%.0f" % x for x in v)))
-ratio = statistics.median(rows["session"]) / plain
-# per-round ratios: both cases of a round ran back to back
-per_round = [s / p for s, p in zip(rows["session"], rows["plain"])]
 print()
 print("CPU per request (all rounds): nginx worker(s) / redis-server")
-for loc in ("plain", "session"):
+for loc in order:
     reqs, n, r = cpu[loc]
-    print("  %-8s %6.1f us / %6.1f us" % (loc, n * tick_us / reqs,
-                                          r * tick_us / reqs))
+    print("  %-26s %6.1f us / %6.1f us" % (label[loc], n * tick_us / reqs,
+                                            r * tick_us / reqs))
 print()
-print("session/plain ratio: %.3f (median of medians; per round: %s); "
-      "target >= 0.75: %s"
-      % (ratio, " ".join("%.2f" % r for r in per_round),
-         "met" if ratio >= 0.75 else "NOT met"))
+for loc in ("session", "cached"):
+    ratio = statistics.median(rows[loc]) / plain
+    # per-round ratios: the cases of a round ran back to back
+    per_round = [s / p for s, p in zip(rows[loc], rows["plain"])]
+    print("%s/plain ratio: %.3f (median of medians; per round: %s); "
+          "target >= 0.75: %s"
+          % (label[loc], ratio, " ".join("%.2f" % r for r in per_round),
+             "met" if ratio >= 0.75 else "NOT met"))
 EOF

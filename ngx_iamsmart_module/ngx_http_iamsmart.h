@@ -124,6 +124,8 @@ typedef struct {
     ngx_str_t                   login_cookie_attrs;
     ngx_str_t                   logout_redirect;
 
+    ngx_shm_zone_t             *session_cache; /* NULL: off */
+
     ngx_flag_t                  sessions_used; /* some iamsmart_auth on */
     ngx_flag_t                  redis_used;    /* iamsmart_exchange */
 
@@ -279,6 +281,8 @@ typedef struct {
     char                               session_hash[IAMS_SESSION_HASH_LEN
                                                     + 1];
     iams_session                      *session;       /* pool cleanup */
+    ngx_uint_t                         session_cache_gen;
+    unsigned                           session_cached:1; /* no GET made */
 
     unsigned                           cookies_stripped:1;
 
@@ -476,6 +480,27 @@ ngx_int_t ngx_http_iamsmart_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_iamsmart_unavailable(ngx_http_request_t *r,
     const char *cause);
+
+/*
+ * ngx_http_iamsmart_session_cache.c: sealed session records shared by all
+ * workers for "valid" (iamsmart_session_cache); every call is a no-op when
+ * the directive is absent.  Keys and records are (pointer, length) pairs
+ * owned by the caller and copied; the session _get opens belongs to the
+ * caller (iams_session_free).  Whoever writes or deletes a session record
+ * in Redis calls _forget before sending the command and again once Redis
+ * answered.
+ */
+char *ngx_http_iamsmart_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_iamsmart_session_cache_get(ngx_http_request_t *r,
+    ngx_http_iamsmart_main_conf_t *mcf, const char *key, size_t len,
+    ngx_uint_t *generation, iams_session **session);
+void ngx_http_iamsmart_session_cache_exit_process(void);
+void ngx_http_iamsmart_session_cache_put(ngx_http_iamsmart_main_conf_t *mcf,
+    const char *key, size_t key_len, const u_char *record, size_t len,
+    ngx_uint_t generation, ngx_log_t *log);
+void ngx_http_iamsmart_session_cache_forget(
+    ngx_http_iamsmart_main_conf_t *mcf, const char *key, size_t len);
 
 /* ngx_http_iamsmart_login.c */
 ngx_int_t ngx_http_iamsmart_login_required(ngx_http_request_t *r,

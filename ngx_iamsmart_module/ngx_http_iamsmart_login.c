@@ -1094,6 +1094,9 @@ ngx_http_iamsmart_logout_handler(ngx_http_request_t *r)
     }
 
     iams_session_log_hash(ctx->session_key, len, ctx->session_hash);
+    ctx->session_key_len = len;
+
+    ngx_http_iamsmart_session_cache_forget(mcf, ctx->session_key, len);
 
     argv[0] = "DEL";
     argvlen[0] = 3;
@@ -1112,6 +1115,11 @@ ngx_http_iamsmart_logout_resume(ngx_http_request_t *r)
     ngx_http_iamsmart_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_iamsmart_module);
+
+    /* again: a worker's GET answered before the DEL may have refilled it */
+    ngx_http_iamsmart_session_cache_forget(
+        ngx_http_get_module_main_conf(r, ngx_http_iamsmart_module),
+        ctx->session_key, ctx->session_key_len);
 
     if (ctx->redis.error != NULL) {
         ngx_http_finalize_request(r,

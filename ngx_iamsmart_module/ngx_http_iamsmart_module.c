@@ -79,6 +79,13 @@ static ngx_command_t  ngx_http_iamsmart_commands[] = {
       0,
       NULL },
 
+    { ngx_string("iamsmart_session_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_iamsmart_session_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("iamsmart_auth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -1144,4 +1151,5 @@ ngx_http_iamsmart_exit_process(ngx_cycle_t *cycle)
     ngx_http_iamsmart_jwt_cache_free();
     ngx_http_iamsmart_bridge_exit_process();
     ngx_http_iamsmart_key_source_exit_process();
+    ngx_http_iamsmart_session_cache_exit_process();
 }

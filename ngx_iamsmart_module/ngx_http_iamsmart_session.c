@@ -15,7 +15,9 @@
  * A Redis failure answers 503 and never counts as a miss, so an outage
  * cannot send browsers round the login loop.  The record is written back
  * only when last_seen moved by more than the write interval, so most
- * requests cost one GET.
+ * requests cost one GET, or none while the session micro-cache
+ * (ngx_http_iamsmart_session_cache.c) holds the record: a hit brings the
+ * record opened, and the same expiry checks follow as after a GET.
  */
 
 
@@ -31,7 +33,8 @@ static ngx_int_t ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx,
     iams_key_slot slot);
 static ngx_int_t ngx_http_iamsmart_session_found(ngx_http_request_t *r,
-    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx);
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx,
+    ngx_str_t *record, iams_session *s);
 static void ngx_http_iamsmart_session_cleanup(void *data);
 static ngx_uint_t ngx_http_iamsmart_empty_cookie(ngx_http_request_t *r,
     ngx_table_elt_t *h, void *data);
@@ -106,7 +109,7 @@ ngx_http_iamsmart_session_handler(ngx_http_request_t *r,
 
         ctx->session_state = NGX_HTTP_IAMSMART_SESSION_DONE;
 
-        return ngx_http_iamsmart_session_found(r, mcf, ctx);
+        return ngx_http_iamsmart_session_found(r, mcf, ctx, &w->str, NULL);
 
     default: /* NGX_HTTP_IAMSMART_SESSION_DONE */
         return ctx->session ? NGX_OK : NGX_DECLINED;
@@ -119,10 +122,11 @@ ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx,
     iams_key_slot slot)
 {
-    size_t       len, argvlen[2];
-    ngx_int_t    rc;
-    iams_err     err;
-    const char  *argv[2];
+    size_t         len, argvlen[2];
+    ngx_int_t      rc;
+    iams_err       err;
+    const char    *argv[2];
+    iams_session  *s;
 
     if (iams_session_redis_key(mcf->keyring, slot,
                                NGX_HTTP_IAMSMART_REDIS_PREFIX,
@@ -140,6 +144,16 @@ ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
 
     if (slot == IAMS_KEY_CURRENT) {
         iams_session_log_hash(ctx->session_key, len, ctx->session_hash);
+
+        if (ngx_http_iamsmart_session_cache_get(r, mcf, ctx->session_key,
+                                                len, &ctx->session_cache_gen,
+                                                &s)
+            == NGX_OK)
+        {
+            ctx->session_cached = 1;
+            ctx->session_state = NGX_HTTP_IAMSMART_SESSION_DONE;
+            return ngx_http_iamsmart_session_found(r, mcf, ctx, NULL, s);
+        }
     }
 
     argv[0] = "GET";
@@ -165,9 +179,11 @@ ngx_http_iamsmart_session_lookup(ngx_http_request_t *r,
 }
 
 
+/* record: a GET's reply, to open; or s: a record the cache opened */
 static ngx_int_t
 ngx_http_iamsmart_session_found(ngx_http_request_t *r,
-    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx)
+    ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_ctx_t *ctx,
+    ngx_str_t *record, iams_session *s)
 {
     char                         *sealed;
     size_t                        sealed_len, argvlen[2];
@@ -175,22 +191,23 @@ ngx_http_iamsmart_session_found(ngx_http_request_t *r,
     iams_err                      err;
     iams_status                   st;
     const char                   *argv[2];
-    iams_session                 *s;
     ngx_pool_cleanup_t           *cln;
     iams_session_state            state;
     ngx_http_iamsmart_set_cmd_t   set;
 
-    st = iams_session_decode(mcf->keyring, ctx->session_key,
-                             ctx->session_key_len,
-                             (char *) ctx->redis.str.data,
-                             ctx->redis.str.len, &s, &err);
+    if (s == NULL) {
+        st = iams_session_decode(mcf->keyring, ctx->session_key,
+                                 ctx->session_key_len, (char *) record->data,
+                                 record->len, &s, &err);
 
-    if (st != IAMS_OK) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "iamsmart: session %s record rejected: %s: %s",
-                      ctx->session_hash, iams_status_str(st), err.detail);
-        iams_session_id_clear(&ctx->session_id);
-        return NGX_DECLINED;
+        if (st != IAMS_OK) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "iamsmart: session %s record rejected: %s: %s",
+                          ctx->session_hash, iams_status_str(st),
+                          err.detail);
+            iams_session_id_clear(&ctx->session_id);
+            return NGX_DECLINED;
+        }
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -212,6 +229,9 @@ ngx_http_iamsmart_session_found(ngx_http_request_t *r,
                       "iamsmart: session %s ended: %s", ctx->session_hash,
                       iams_session_state_str(state));
 
+        ngx_http_iamsmart_session_cache_forget(mcf, ctx->session_key,
+                                               ctx->session_key_len);
+
         argv[0] = "DEL";
         argvlen[0] = 3;
         argv[1] = ctx->session_key;
@@ -230,6 +250,15 @@ ngx_http_iamsmart_session_found(ngx_http_request_t *r,
                      s->idle_timeout / 10))
     {
         iams_session_id_clear(&ctx->session_id);
+
+        if (!ctx->session_cached) {
+            ngx_http_iamsmart_session_cache_put(mcf, ctx->session_key,
+                                                ctx->session_key_len,
+                                                record->data, record->len,
+                                                ctx->session_cache_gen,
+                                                r->connection->log);
+        }
+
         return NGX_OK;
     }
 
@@ -275,6 +304,24 @@ ngx_http_iamsmart_session_found(ngx_http_request_t *r,
                               sealed, sealed_len, ttl, NULL);
 
     (void) ngx_http_iamsmart_redis_send(set.argc, set.argv, set.argvlen);
+
+    /*
+     * Redis answered this request's GET: cache what was just written (under
+     * the current key only).  A record that came from the cache is dropped
+     * instead, so that an entry never outlives "valid" past Redis's last
+     * answer.
+     */
+    if (ctx->session_cached) {
+        ngx_http_iamsmart_session_cache_forget(mcf, ctx->session_key,
+                                               ctx->session_key_len);
+
+    } else {
+        ngx_http_iamsmart_session_cache_put(mcf, ctx->session_key,
+                                            ctx->session_key_len,
+                                            (u_char *) sealed, sealed_len,
+                                            ctx->session_cache_gen,
+                                            r->connection->log);
+    }
 
     free(sealed);
 

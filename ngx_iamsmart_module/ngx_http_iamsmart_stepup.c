@@ -1246,6 +1246,9 @@ ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
         ngx_http_iamsmart_set_cmd(&set, sc->session_key, sc->session_key_len,
                                   sealed, sealed_len, ttl, "XX");
 
+        ngx_http_iamsmart_session_cache_forget(sc->mcf, sc->session_key,
+                                               sc->session_key_len);
+
         rc = ngx_http_iamsmart_stepup_cb_wait(r, sc,
                                               NGX_HTTP_IAMSMART_SC_SAVED,
                                               set.argc, set.argv,
@@ -1255,6 +1258,10 @@ ngx_http_iamsmart_stepup_cb_step(ngx_http_request_t *r,
         return rc;
 
     default: /* NGX_HTTP_IAMSMART_SC_SAVED */
+
+        /* again: a GET answered before the SET may have refilled it */
+        ngx_http_iamsmart_session_cache_forget(sc->mcf, sc->session_key,
+                                               sc->session_key_len);
 
         if (sc->redis.type != REDIS_REPLY_STATUS) {
             return ngx_http_iamsmart_stepup_page(r, NGX_HTTP_FORBIDDEN,

@@ -11,9 +11,15 @@
 #   wait_port PORT PID WHAT
 #                        waits until 127.0.0.1:PORT accepts; dies when PID
 #                        died first.
-#   nginx_conf_head      the main and events contexts and the start of the
-#                        http block that every bench's nginx.conf shares.
-#   start_nginx PORT     checks and starts $DIR/nginx.conf; sets NGINX_PID.
+#   nginx_conf_head [PREFIX]
+#                        the main and events contexts and the start of the
+#                        http block that every bench's nginx.conf shares
+#                        (pid, logs and temp files in PREFIX, default $DIR).
+#   start_nginx PORT [PREFIX]
+#                        checks and starts PREFIX/nginx.conf (default $DIR);
+#                        sets NGINX_PID for $DIR's and tracks any other (a
+#                        second instance with another http-level setting);
+#                        either way STARTED_PID is the new master's pid.
 #   start_redis PORT     a Redis without persistence; tracked.
 #   start_sandbox PORT CLIENT_ID GATEWAY_PORT
 #                        the iAM Smart sandbox approving every login as
@@ -93,35 +99,41 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" \
 }
 
 nginx_conf_head() {
+    local p=${1:-$DIR}
     cat <<EOF
 load_module $MODULE;
 daemon on;
 master_process on;
 worker_processes $WORKERS;
-pid $DIR/nginx.pid;
-lock_file $DIR/nginx.lock;
-error_log $DIR/error.log warn;
+pid $p/nginx.pid;
+lock_file $p/nginx.lock;
+error_log $p/error.log warn;
 events {
     worker_connections 4096;
 }
 http {
     access_log off;
-    client_body_temp_path $DIR/client_body_temp;
-    proxy_temp_path $DIR/proxy_temp;
-    fastcgi_temp_path $DIR/fastcgi_temp;
-    uwsgi_temp_path $DIR/uwsgi_temp;
-    scgi_temp_path $DIR/scgi_temp;
+    client_body_temp_path $p/client_body_temp;
+    proxy_temp_path $p/proxy_temp;
+    fastcgi_temp_path $p/fastcgi_temp;
+    uwsgi_temp_path $p/uwsgi_temp;
+    scgi_temp_path $p/scgi_temp;
     keepalive_requests 100000;
 EOF
 }
 
 start_nginx() {
-    local port=$1
-    "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -t -q || die "nginx -t failed"
-    "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf"
-    for _ in $(seq 100); do [[ -s $DIR/nginx.pid ]] && break; sleep 0.05; done
-    NGINX_PID=$(cat "$DIR/nginx.pid")
-    wait_port "$port" "$NGINX_PID" nginx
+    local port=$1 p=${2:-$DIR}
+    "$NGINX" -p "$p/" -c "$p/nginx.conf" -t -q || die "nginx -t failed"
+    "$NGINX" -p "$p/" -c "$p/nginx.conf"
+    for _ in $(seq 100); do [[ -s $p/nginx.pid ]] && break; sleep 0.05; done
+    STARTED_PID=$(cat "$p/nginx.pid")
+    if [[ $p == "$DIR" ]]; then
+        NGINX_PID=$STARTED_PID
+    else
+        track_pid "$STARTED_PID"
+    fi
+    wait_port "$port" "$STARTED_PID" nginx
 }
 
 start_redis() {

@@ -194,6 +194,45 @@ iams_session_new(const iams_session_init *init, iams_session **out,
 }
 
 
+iams_status
+iams_session_clone(const iams_session *s, iams_session **out, iams_err *err)
+{
+    iams_session  *c;
+
+    *out = NULL;
+
+    c = iams_session_alloc(err);
+
+    if (c == NULL) {
+        return IAMS_ERR_NOMEM;
+    }
+
+    *c = *s;
+    c->open_id = NULL;
+    c->scope = NULL;
+    c->acr = NULL;
+    c->user_type = NULL;
+    c->access_token = NULL;
+
+    c->open_id = strdup(s->open_id);
+    c->scope = strdup(s->scope);
+    c->acr = strdup(s->acr);
+    c->user_type = strdup(s->user_type);
+    c->access_token = strdup(s->access_token);
+
+    if (c->open_id == NULL || c->scope == NULL || c->acr == NULL
+        || c->user_type == NULL || c->access_token == NULL)
+    {
+        iams_session_free(c);
+        return iams_err_set(err, IAMS_ERR_NOMEM, "out of memory");
+    }
+
+    *out = c;
+
+    return IAMS_OK;
+}
+
+
 void
 iams_session_free(iams_session *s)
 {

@@ -447,6 +447,34 @@ test_session_encode_decode(void **state)
 
 
 static void
+test_session_clone(void **state)
+{
+    iams_err       err;
+    iams_session  *s, *c;
+
+    (void) state;
+
+    s = new_session();
+    assert_int_equal(iams_session_add_amr(s, "fr", T0 + 60, &err), IAMS_OK);
+
+    assert_int_equal(iams_session_clone(s, &c, &err), IAMS_OK);
+    assert_same_session(s, c);
+
+    /* nothing shared: the copy lives on when the original goes */
+    assert_ptr_not_equal(c->open_id, s->open_id);
+    assert_ptr_not_equal(c->access_token, s->access_token);
+    assert_int_equal(iams_session_touch(c, T0 + 300, NULL),
+                     IAMS_SESSION_LIVE);
+    assert_int_equal(s->last_seen, T0);
+    iams_session_free(s);
+
+    assert_string_equal(c->access_token, "at-0123456789abcdef");
+    assert_int_equal(c->last_seen, T0 + 300);
+    iams_session_free(c);
+}
+
+
+static void
 test_session_rotation(void **state)
 {
     char             key_old[IAMS_SESSION_KEY_MAX + 1];
@@ -646,6 +674,7 @@ main(void)
         cmocka_unit_test(test_session_expiry_math),
         cmocka_unit_test(test_session_amr),
         cmocka_unit_test(test_session_encode_decode),
+        cmocka_unit_test(test_session_clone),
         cmocka_unit_test(test_session_rotation),
         cmocka_unit_test(test_session_tamper_and_move),
         cmocka_unit_test(test_session_bad_contents),

@@ -157,6 +157,11 @@ iams_status iams_session_new(const iams_session_init *init,
 
 void iams_session_free(iams_session *s);
 
+/* A deep copy of s, owned by the caller (iams_session_free); IAMS_ERR_NOMEM
+ * is the only failure. */
+iams_status iams_session_clone(const iams_session *s, iams_session **out,
+    iams_err *err);
+
 typedef enum {
     IAMS_SESSION_LIVE = 0,
     IAMS_SESSION_IDLE_EXPIRED,
