@@ -1047,11 +1047,13 @@ static ngx_int_t ngx_http_iamsmart_logout_done(ngx_http_request_t *r);
 ngx_int_t
 ngx_http_iamsmart_logout_handler(ngx_http_request_t *r)
 {
-    size_t                          len, argvlen[2];
+    int                             argc;
+    char                            previous[IAMS_SESSION_KEY_MAX + 1];
+    size_t                          len, argvlen[3];
     ngx_int_t                       rc;
     iams_err                        err;
     ngx_str_t                       value;
-    const char                     *argv[2];
+    const char                     *argv[3];
     iams_session_id                 id;
     ngx_http_iamsmart_ctx_t        *ctx;
     ngx_http_iamsmart_main_conf_t  *mcf;
@@ -1087,6 +1089,25 @@ ngx_http_iamsmart_logout_handler(ngx_http_request_t *r)
                                 sizeof(NGX_HTTP_IAMSMART_REDIS_PREFIX) - 1,
                                 &id, ctx->session_key,
                                 sizeof(ctx->session_key), &len, &err);
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = ctx->session_key;
+    argvlen[1] = len;
+    argc = 2;
+
+    /* after a secret rotation the record may still sit under the previous
+     * secret's key, where the next request would find it */
+    if (rc == IAMS_OK && iams_keyring_has_previous(mcf->keyring)) {
+        rc = iams_session_redis_key(mcf->keyring, IAMS_KEY_PREVIOUS,
+                                    NGX_HTTP_IAMSMART_REDIS_PREFIX,
+                                    sizeof(NGX_HTTP_IAMSMART_REDIS_PREFIX)
+                                    - 1, &id, previous, sizeof(previous),
+                                    &argvlen[2], &err);
+        argv[2] = previous;
+        argc = 3;
+    }
+
     iams_session_id_clear(&id);
 
     if (rc != IAMS_OK) {
@@ -1098,14 +1119,10 @@ ngx_http_iamsmart_logout_handler(ngx_http_request_t *r)
 
     ngx_http_iamsmart_session_cache_forget(mcf, ctx->session_key, len);
 
-    argv[0] = "DEL";
-    argvlen[0] = 3;
-    argv[1] = ctx->session_key;
-    argvlen[1] = len;
-
     ctx->redis.resume = ngx_http_iamsmart_logout_resume;
 
-    return ngx_http_iamsmart_redis_await(r, &ctx->redis, 2, argv, argvlen);
+    return ngx_http_iamsmart_redis_await(r, &ctx->redis, argc, argv,
+                                         argvlen);
 }
 
 

@@ -300,8 +300,12 @@ ngx_http_iamsmart_session_found(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /* XX: a logout that deleted the record since the GET must win; a
+     * record moving to the current secret's key takes a free one (NX) */
     ngx_http_iamsmart_set_cmd(&set, ctx->session_key, ctx->session_key_len,
-                              sealed, sealed_len, ttl, NULL);
+                              sealed, sealed_len, ttl,
+                              ctx->session_slot == IAMS_KEY_PREVIOUS
+                              ? "NX" : "XX");
 
     (void) ngx_http_iamsmart_redis_send(set.argc, set.argv, set.argvlen);
 
