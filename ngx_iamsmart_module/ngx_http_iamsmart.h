@@ -645,7 +645,7 @@ ngx_int_t ngx_http_iamsmart_key_source_keys(ngx_http_request_t *r,
     ngx_http_iamsmart_ctx_t *ctx, const iams_jwks **keys, uint64_t *version);
 ngx_int_t ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src,
-    ngx_http_iamsmart_ctx_t *ctx);
+    ngx_http_iamsmart_ctx_t *ctx, uint64_t version);
 void ngx_http_iamsmart_key_source_exit_process(void);
 
 /* ngx_http_iamsmart_jwt_cache.c: per-worker cache of verified tokens;

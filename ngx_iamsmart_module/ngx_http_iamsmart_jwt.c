@@ -94,7 +94,8 @@ ngx_http_iamsmart_jwt_handler(ngx_http_request_t *r,
                                       &err);
 
     if (st == IAMS_ERR_UNKNOWN_KID && jcf->key_source != NULL) {
-        rc = ngx_http_iamsmart_key_source_force(r, mcf, jcf->key_source, ctx);
+        rc = ngx_http_iamsmart_key_source_force(r, mcf, jcf->key_source, ctx,
+                                                scope.version);
         if (rc != NGX_DECLINED) {
             return rc;
         }

@@ -259,14 +259,17 @@ ngx_http_iamsmart_key_source_keys(ngx_http_request_t *r,
 }
 
 
-/* An unknown kid: refetch now unless a worker did within the limit. */
+/*
+ * An unknown kid in the keys of "version": refetch now unless a worker did
+ * within the limit.
+ */
 ngx_int_t
 ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
     ngx_http_iamsmart_main_conf_t *mcf, ngx_http_iamsmart_key_source_t *src,
-    ngx_http_iamsmart_ctx_t *ctx)
+    ngx_http_iamsmart_ctx_t *ctx, uint64_t version)
 {
     time_t                         now;
-    ngx_uint_t                     allowed, busy;
+    ngx_uint_t                     allowed, busy, newer;
     ngx_http_iamsmart_key_shm_t   *sh;
     ngx_http_iamsmart_key_slot_t  *slot;
 
@@ -280,7 +283,10 @@ ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
 
     ngx_http_iamsmart_key_lock(mcf);
 
-    allowed = (now - slot->last_forced >= NGX_HTTP_IAMSMART_FORCED_REFETCH);
+    /* another worker's fetch may have ended since these keys were read */
+    newer = (slot->version != version);
+    allowed = !newer
+              && now - slot->last_forced >= NGX_HTTP_IAMSMART_FORCED_REFETCH;
     busy = (slot->forcing_until > now);
 
     if (allowed) {
@@ -293,9 +299,12 @@ ngx_http_iamsmart_key_source_force(ngx_http_request_t *r,
     if (!allowed) {
         /*
          * Another request (of any worker) is fetching the keys this token
-         * may need: look again shortly rather than fail it meanwhile.
+         * may need, or has just stored newer ones: look again shortly
+         * rather than fail it meanwhile.
          */
-        if (busy && ctx->key_waits++ < NGX_HTTP_IAMSMART_FORCED_WAIT * 20) {
+        if ((busy || newer)
+            && ctx->key_waits++ < NGX_HTTP_IAMSMART_FORCED_WAIT * 20)
+        {
             return ngx_http_iamsmart_key_wait(r, ctx);
         }
 
