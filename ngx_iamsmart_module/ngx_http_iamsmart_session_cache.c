@@ -100,6 +100,12 @@ static ngx_http_iamsmart_scache_opened_t
     ngx_http_iamsmart_scache_opened[NGX_HTTP_IAMSMART_SESSION_CACHE_OPENED];
 static ngx_uint_t  ngx_http_iamsmart_scache_sweep;
 
+/* drops the copies of a worker that gets no more requests, so that no
+ * opened record (access token included) lingers in its memory */
+static ngx_event_t       ngx_http_iamsmart_scache_sweeper;
+static ngx_connection_t  ngx_http_iamsmart_scache_dumb;  /* for debug logs,
+                                                            which read fd */
+
 
 static ngx_int_t ngx_http_iamsmart_session_cache_init_zone(
     ngx_shm_zone_t *zone, void *data);
@@ -117,6 +123,7 @@ static iams_session *ngx_http_iamsmart_scache_open(ngx_http_request_t *r,
     u_char *record, size_t record_len, uint64_t serial, ngx_msec_t expires);
 static void ngx_http_iamsmart_scache_opened_free(
     ngx_http_iamsmart_scache_opened_t *o);
+static void ngx_http_iamsmart_scache_sweep_handler(ngx_event_t *ev);
 
 
 /* iamsmart_session_cache SIZE [valid=TIME]; */
@@ -404,9 +411,63 @@ ngx_http_iamsmart_scache_open(ngx_http_request_t *r,
         o->serial = serial;
         o->expires = expires;
         o->session = kept;
+
+        if (!ngx_http_iamsmart_scache_sweeper.timer_set) {
+            ngx_http_iamsmart_scache_dumb.fd = (ngx_socket_t) -1;
+            ngx_http_iamsmart_scache_sweeper.data =
+                                      &ngx_http_iamsmart_scache_dumb;
+            ngx_http_iamsmart_scache_sweeper.handler =
+                                      ngx_http_iamsmart_scache_sweep_handler;
+            ngx_http_iamsmart_scache_sweeper.log = ngx_cycle->log;
+            ngx_http_iamsmart_scache_sweeper.cancelable = 1;
+            ngx_add_timer(&ngx_http_iamsmart_scache_sweeper,
+                          ((ngx_http_iamsmart_scache_t *)
+                           mcf->session_cache->data)->valid);
+        }
     }
 
     return s;
+}
+
+
+static void
+ngx_http_iamsmart_scache_sweep_handler(ngx_event_t *ev)
+{
+    ngx_uint_t                          i, left, dropped;
+    ngx_msec_t                          next;
+    ngx_http_iamsmart_scache_opened_t  *o;
+
+    left = 0;
+    next = 0;
+    dropped = 0;
+
+    for (i = 0; i < NGX_HTTP_IAMSMART_SESSION_CACHE_OPENED; i++) {
+        o = &ngx_http_iamsmart_scache_opened[i];
+
+        if (o->serial == 0) {
+            continue;
+        }
+
+        if ((ngx_msec_int_t) (o->expires - ngx_current_msec) <= 0) {
+            ngx_http_iamsmart_scache_opened_free(o);
+            dropped++;
+            continue;
+        }
+
+        if (!left || (ngx_msec_int_t) (o->expires - next) < 0) {
+            next = o->expires;
+        }
+
+        left = 1;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "iamsmart: session cache sweep dropped %ui opened copies",
+                   dropped);
+
+    if (left) {
+        ngx_add_timer(ev, next - ngx_current_msec + 1);
+    }
 }
 
 
