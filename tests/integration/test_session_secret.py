@@ -13,10 +13,13 @@ import shutil
 import socket
 import time
 
+import pytest
+
 import harness
 from login_support import (  # noqa: F401  (fixtures)
     COOKIE, LoginKeys, LoginStack, login_keys, login_stack, signed_in_echo)
 from test_login import _as_page, _assert_login_redirect, _raw_get
+from test_session_cache import _with_cache
 
 
 def _secret_line(kind, key):
@@ -46,13 +49,16 @@ def _cookie_get(stack, cookie, path="/app/home"):
     return _raw_get(stack, path, cookie="%s=%s" % (COOKIE, cookie))
 
 
+@pytest.mark.parametrize("cache", ["", "iamsmart_session_cache 1m valid=30s;"],
+                         ids=["no-cache", "cache"])
 def test_sessions_survive_a_secret_rotation_and_logout_ends_them(
-        nginx, redis_server):
+        nginx, redis_server, cache):
     d = harness.make_tempdir("iams-rotation-keys-")
     stack = None
     try:
         keys = LoginKeys(d)
-        stack = LoginStack.create(nginx, keys, redis_server.port)
+        factory = _with_cache(nginx, cache) if cache else nginx
+        stack = LoginStack.create(factory, keys, redis_server.port)
         a, b = stack.browser(name="a"), stack.browser(name="b")
         signed_in_echo(stack.login(a))
         signed_in_echo(stack.login(b))
