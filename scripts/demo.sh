@@ -137,6 +137,7 @@ make_dir() {
 # Fills in the @NAME@ values of a template under config/demo.
 render() {
     sed -e "s|@MODULE@|$MODULE|g" -e "s|@DIR@|$DEMO_DIR|g" \
+        -e "s|@BUILD@|$BUILD|g" \
         -e "s|@PORT@|$PORT|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" \
         -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
         -e "s|@SANDBOX_PORT@|$SANDBOX_PORT|g" -e "s|@TD_PORT@|$TD_PORT|g" \
@@ -276,6 +277,7 @@ check_portal() {
     "$PYTHON" - "$PORT" "$ROOT" "${DEMO_PERSONA:-}" <<'PYEOF'
 import json
 import sys
+import time
 
 port, root, auto = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 sys.path.insert(0, root + "/tests/integration")
@@ -336,10 +338,35 @@ rec = page.json() if page.status == 200 else {}
 step("high-value action done with amr fido+fr", rec.get("action_done")
      is True and rec["claims"]["amr"] == ["fido", "fr"])
 
+
+
+def form_filled(page, what):
+    """Agrees in the "app" and waits for the platform's callback."""
+    for _ in range(50):
+        if page.status != 202:
+            break
+        time.sleep(0.2)
+        page = b.navigate(page.url)
+    form = page.json() if page.status == 200 else {}
+    step(what, form.get("form") == "td.idp_application"
+         and form["payload"].get("surname") == "CHAN"
+         and form["sources"].get("enName", {}).get("source") == "iAM Smart")
+
+
+form = base + "/forms/td?form=td.idp_application"
+form_filled(approve(b.navigate(form), "approve"),
+            "TD form filled from e-ME (signed in)")
+
 page = b.navigate(base + "/logout", stop=lambda url: True)
 r = b.request("GET", base + "/td/")
 step("logged out: departments ask for a login",
      r.status == 302 and "/api/v1/auth/getQR?" in r.header("Location"))
+
+form_filled(approve(b.navigate(base + "/forms/td/anonymous?form="
+                               "td.idp_application"),
+                    "approve:chan-tai-man"),
+            "TD form filled from e-ME without a login")
+step("and still nobody is signed in", not b.cookie("iamsmart_session"))
 PYEOF
 }
 
@@ -371,6 +398,9 @@ main() {
   service already signed in, showing what it received (its pairwise
   subject for you and the gateway's verified assertion).  The Transport
   Department's "high-value action" asks for a face recognition first.
+  "Fill in a form with e-ME" fills TD's International Driving Permit
+  form from the citizen's profile and e-ME once they agree, signed in or
+  not (the anonymous flow keeps no session).
   Use 127.0.0.1, not localhost: the cookies belong to that host.
 
   A bearer token signed by iamsmart-jose with the demo key (ES256, 1 hour):

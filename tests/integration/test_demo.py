@@ -68,7 +68,11 @@ def test_demo_check_mode_clicks_through_the_portal():
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
     assert "demo check passed" in err
     steps = [l for l in out.splitlines() if l.startswith("demo check:")]
-    assert len(steps) >= 9 and all(l.endswith(" ok") for l in steps), out
+    assert len(steps) >= 12 and all(l.endswith(" ok") for l in steps), out
+    for what in ("TD form filled from e-ME (signed in)",
+                 "TD form filled from e-ME without a login",
+                 "and still nobody is signed in"):
+        assert any(what in l for l in steps), (what, out)
 
 
 class RunningDemo:
