@@ -73,50 +73,11 @@ start_sandbox "$SANDBOX_PORT" "$CLIENT_ID" "$PORT"
 
 # gateway_conf PREFIX PORT BACKEND_PORT HTTP-LINE
 gateway_conf() {
-    local prefix=$1 port=$2 backend_port=$3 extra=$4
-    nginx_conf_head "$prefix"
+    nginx_conf_head "$1"
+    printf '\n    %s\n' "$4"
+    login_http_conf "$2" "eidapi_auth eidapi_profiles"
+    backend_and_gateway_conf "$3" "" "$2"
     cat <<EOF
-
-    $extra
-    iamsmart_redis 127.0.0.1:$REDIS_PORT;
-    iamsmart_redis_timeout 500ms;
-    iamsmart_secret_file $DIR/keys/gateway_secret;
-    iamsmart_session_cookie $COOKIE_NAME;
-    iamsmart_session_timeout 30m 8h;
-    iamsmart_platform_url http://127.0.0.1:$SANDBOX_PORT;
-    iamsmart_platform_api /_iamsmart_api;
-    iamsmart_client_id $CLIENT_ID;
-    iamsmart_client_secret_file $DIR/keys/client_secret;
-    iamsmart_kek_file $DIR/keys/kek_private.pem;
-    iamsmart_redirect_uri http://127.0.0.1:$port/iamsmart/callback;
-    iamsmart_scopes eidapi_auth eidapi_profiles;
-
-    # the backend: as cheap as nginx can answer
-    server {
-        listen 127.0.0.1:$backend_port;
-        location / {
-            return 200 "ok\n";
-        }
-    }
-
-    upstream backend {
-        server 127.0.0.1:$backend_port;
-        keepalive 64;
-    }
-
-    server {
-        listen 127.0.0.1:$port;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-
-        location /_iamsmart_api/ {
-            internal;
-            proxy_pass http://127.0.0.1:$SANDBOX_PORT/;
-            subrequest_output_buffer_size 64k;
-        }
-        location = /iamsmart/callback {
-            iamsmart_callback;
-        }
         location /plain {
             proxy_pass http://backend;
         }
@@ -131,16 +92,7 @@ gateway_conf() {
 EOF
 }
 
-gateway_conf "$DIR" "$PORT" "$BACKEND_PORT" "" >"$DIR/nginx.conf"
-start_nginx "$PORT"
-mkdir -p "$DIR/cache"
-gateway_conf "$DIR/cache" "$CACHE_PORT" "$CACHE_BACKEND_PORT" \
-    "iamsmart_session_cache 10m valid=$CACHE_VALID;" >"$DIR/cache/nginx.conf"
-start_nginx "$CACHE_PORT" "$DIR/cache"
-CACHE_NGINX_PID=$STARTED_PID
-
-URL=http://127.0.0.1:$PORT
-CACHE_URL=http://127.0.0.1:$CACHE_PORT
+start_gateway_pair gateway_conf
 
 # ---- log in once; sanity-check both locations ----
 
@@ -161,42 +113,17 @@ WORKER_PIDS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
 CACHE_WORKER_PIDS=$(pgrep -P "$CACHE_NGINX_PID" | tr '\n' ' ')
 TICK=$(getconf CLK_TCK)
 
-# One wrk run of a case; prints "requests/s requests nginx-ticks
-# redis-ticks", or fails when any response was not 2xx.
+# One wrk run of a case (the cached gateway's /session for "cached").
 run_wrk() {
-    local url=$URL path=/$1 pids=$WORKER_PIDS out n0 r0 n1 r1 reqs
     if [[ $1 == cached ]]; then
-        url=$CACHE_URL path=/session pids=$CACHE_WORKER_PIDS
+        wrk_measure "$CACHE_URL/session" "$CACHE_WORKER_PIDS"
+    else
+        wrk_measure "$URL/$1" "$WORKER_PIDS"
     fi
-    n0=$(cpu_ticks $pids) r0=$(cpu_ticks "$REDIS_PID")
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
-        -H "Cookie: $COOKIE" "$url$path" 2>&1) \
-        || die "wrk failed: $out"
-    n1=$(cpu_ticks $pids) r1=$(cpu_ticks "$REDIS_PID")
-    if grep -q 'Non-2xx' <<<"$out"; then
-        die "non-2xx responses on $path: $out"
-    fi
-    reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
-    printf '%s %s %s %s\n' \
-        "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")" "$reqs" \
-        $((n1 - n0)) $((r1 - r0))
 }
 
-CASES=(plain session cached)
 RESULTS=$DIR/results.txt
-: >"$RESULTS"
-
-printf 'bench: %d rounds x %d cases x %ss, wrk -t%d -c%d, nginx workers %d\n' \
-    "$ROUNDS" "${#CASES[@]}" "$DURATION" "$THREADS" "$CONNECTIONS" \
-    "$WORKERS" >&2
-for round in $(seq "$ROUNDS"); do
-    for loc in "${CASES[@]}"; do
-        read -r rps reqs nticks rticks < <(run_wrk "$loc")
-        printf '%s %s %s %s %s %s\n' "$round" "$loc" "$rps" "$reqs" \
-            "$nticks" "$rticks" >>"$RESULTS"
-        printf 'bench: round %d %-8s %12s req/s\n' "$round" "$loc" "$rps" >&2
-    done
-done
+run_rounds run_wrk plain session cached
 
 grep -E '\[(alert|emerg)\]' "$DIR/error.log" "$DIR/cache/error.log" \
     && die "nginx logged alerts during the run"

@@ -185,3 +185,117 @@ cpu_ticks() {
 status() {
     curl -s -o /dev/null -w '%{http_code}' "$@"
 }
+
+# ---- a login gateway in front of a cheap backend, with and without the
+#      session cache (session.sh, bridge.sh) ----
+
+# The http-level iamsmart lines of a gateway on port $1 logging in through
+# the sandbox with scopes $2; needs REDIS_PORT, SANDBOX_PORT, CLIENT_ID and
+# COOKIE_NAME.
+login_http_conf() {
+    cat <<EOF2
+    iamsmart_redis 127.0.0.1:$REDIS_PORT;
+    iamsmart_redis_timeout 500ms;
+    iamsmart_secret_file $DIR/keys/gateway_secret;
+    iamsmart_session_cookie $COOKIE_NAME;
+    iamsmart_session_timeout 30m 8h;
+    iamsmart_platform_url http://127.0.0.1:$SANDBOX_PORT;
+    iamsmart_platform_api /_iamsmart_api;
+    iamsmart_client_id $CLIENT_ID;
+    iamsmart_client_secret_file $DIR/keys/client_secret;
+    iamsmart_kek_file $DIR/keys/kek_private.pem;
+    iamsmart_redirect_uri http://127.0.0.1:$1/iamsmart/callback;
+    iamsmart_scopes $2;
+EOF2
+}
+
+# The backend on port $1 (as cheap as nginx can answer; $2: more
+# locations), the "backend" upstream, and the gateway server's first
+# lines on port $3 up to its own locations: the platform API and the
+# callback.
+backend_and_gateway_conf() {
+    cat <<EOF2
+
+    server {
+        listen 127.0.0.1:$1;
+        location / {
+            return 200 "ok\n";
+        }$2
+    }
+
+    upstream backend {
+        server 127.0.0.1:$1;
+        keepalive 64;
+    }
+
+    server {
+        listen 127.0.0.1:$3;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+
+        location /_iamsmart_api/ {
+            internal;
+            proxy_pass http://127.0.0.1:$SANDBOX_PORT/;
+            subrequest_output_buffer_size 64k;
+        }
+        location = /iamsmart/callback {
+            iamsmart_callback;
+        }
+EOF2
+}
+
+# Starts the gateway the function named $1 writes (gateway_conf PREFIX
+# PORT BACKEND_PORT HTTP-LINE) twice: on PORT without the session cache
+# and on CACHE_PORT with it (valid=CACHE_VALID).  Sets URL, CACHE_URL,
+# CACHE_NGINX_PID.
+start_gateway_pair() {
+    "$1" "$DIR" "$PORT" "$BACKEND_PORT" "" >"$DIR/nginx.conf"
+    start_nginx "$PORT"
+    mkdir -p "$DIR/cache"
+    "$1" "$DIR/cache" "$CACHE_PORT" "$CACHE_BACKEND_PORT" \
+        "iamsmart_session_cache 10m valid=$CACHE_VALID;" \
+        >"$DIR/cache/nginx.conf"
+    start_nginx "$CACHE_PORT" "$DIR/cache"
+    CACHE_NGINX_PID=$STARTED_PID
+    URL=http://127.0.0.1:$PORT
+    CACHE_URL=http://127.0.0.1:$CACHE_PORT
+}
+
+# One wrk run on URL $1 with the session cookie, measuring the CPU of the
+# pids in $2; prints "requests/s requests nginx-ticks redis-ticks", or
+# fails when any response was not 2xx.
+wrk_measure() {
+    local url=$1 pids=$2 out n0 r0 n1 r1 reqs
+    n0=$(cpu_ticks $pids) r0=$(cpu_ticks "$REDIS_PID")
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
+        -H "Cookie: $COOKIE" "$url" 2>&1) \
+        || die "wrk failed: $out"
+    n1=$(cpu_ticks $pids) r1=$(cpu_ticks "$REDIS_PID")
+    if grep -q 'Non-2xx' <<<"$out"; then
+        die "non-2xx responses on $url: $out"
+    fi
+    reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+    printf '%s %s %s %s\n' \
+        "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")" "$reqs" \
+        $((n1 - n0)) $((r1 - r0))
+}
+
+# ROUNDS interleaved rounds of the cases $2..., each measured by the
+# function named $1 (given the case); lines "round case r/s requests
+# nginx-ticks redis-ticks" go to RESULTS.
+run_rounds() {
+    local measure=$1 round loc rps reqs nticks rticks
+    shift
+    : >"$RESULTS"
+    printf 'bench: %d rounds x %d cases x %ss, wrk -t%d -c%d, nginx workers %d\n' \
+        "$ROUNDS" "$#" "$DURATION" "$THREADS" "$CONNECTIONS" "$WORKERS" >&2
+    for round in $(seq "$ROUNDS"); do
+        for loc in "$@"; do
+            read -r rps reqs nticks rticks < <("$measure" "$loc")
+            printf '%s %s %s %s %s %s\n' "$round" "$loc" "$rps" "$reqs" \
+                "$nticks" "$rticks" >>"$RESULTS"
+            printf 'bench: round %d %-8s %12s req/s\n' "$round" "$loc" \
+                "$rps" >&2
+        done
+    done
+}
