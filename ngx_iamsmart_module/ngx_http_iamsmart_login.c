@@ -349,19 +349,11 @@ ngx_http_iamsmart_getqr_redirect(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_clear_location(r);
-
-    r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-    if (r->headers_out.location == NULL) {
+    if (ngx_http_iamsmart_redirect(r, &location)
+        != NGX_HTTP_MOVED_TEMPORARILY)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    r->headers_out.location->hash = 1;
-    ngx_str_set(&r->headers_out.location->key, "Location");
-    r->headers_out.location->value = location;
-#if (nginx_version >= 1023000)
-    r->headers_out.location->next = NULL;
-#endif
 
     return (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
            ? NGX_HTTP_MOVED_TEMPORARILY : NGX_HTTP_SEE_OTHER;
@@ -1012,7 +1004,7 @@ ngx_http_iamsmart_login_problem(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/* 302 to a same-origin path, from a content handler */
+/* 302 to a same-origin path or to the platform (an absolute URL) */
 ngx_int_t
 ngx_http_iamsmart_redirect(ngx_http_request_t *r, ngx_str_t *to)
 {

@@ -405,19 +405,11 @@ ngx_http_iamsmart_stepup_initiated(ngx_http_request_t *r,
 
         st->step = NGX_HTTP_IAMSMART_SU_REDIRECT;
 
-        ngx_http_clear_location(r);
-
-        r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-        if (r->headers_out.location == NULL) {
+        if (ngx_http_iamsmart_redirect(r, &location)
+            != NGX_HTTP_MOVED_TEMPORARILY)
+        {
             return NGX_ERROR;
         }
-
-        r->headers_out.location->hash = 1;
-        ngx_str_set(&r->headers_out.location->key, "Location");
-        r->headers_out.location->value = location;
-#if (nginx_version >= 1023000)
-        r->headers_out.location->next = NULL;
-#endif
 
         return NGX_HTTP_MOVED_TEMPORARILY;
 
