@@ -547,23 +547,14 @@ def bridge_keys():
 
 @pytest.fixture
 def bridge_stack(nginx, redis_server, bridge_keys):
-    stacks = []
-
-    def make(**kw):
-        s = BridgeStack.create(nginx, bridge_keys, redis_server.port, **kw)
-        stacks.append(s)
-        return s
-
-    yield make
-    for s in stacks:
-        s.stop()
+    yield from harness.stacks_on_demand(BridgeStack.create, nginx,
+                                        bridge_keys, redis_server.port)
 
 
 @pytest.fixture(scope="module")
 def shared_bridge(nginx_module, redis_server, bridge_keys):
-    s = BridgeStack.create(nginx_module, bridge_keys, redis_server.port)
-    yield s
-    s.stop()
+    yield from harness.one_stack(BridgeStack.create, nginx_module,
+                                 bridge_keys, redis_server.port)
 
 
 @pytest.fixture

@@ -711,24 +711,14 @@ def exchange_keys():
 
 @pytest.fixture
 def exchange_stack(nginx, redis_server, exchange_keys):
-    stacks = []
-
-    def make(redis=None, **kw):
-        port = redis.port if redis is not None else redis_server.port
-        s = ExchangeStack.create(nginx, exchange_keys, port, **kw)
-        stacks.append(s)
-        return s
-
-    yield make
-    for s in stacks:
-        s.stop()
+    yield from harness.stacks_on_demand(ExchangeStack.create, nginx,
+                                        exchange_keys, redis_server.port)
 
 
 @pytest.fixture(scope="module")
 def shared_exchange(nginx_module, redis_server, exchange_keys):
-    s = ExchangeStack.create(nginx_module, exchange_keys, redis_server.port)
-    yield s
-    s.stop()
+    yield from harness.one_stack(ExchangeStack.create, nginx_module,
+                                 exchange_keys, redis_server.port)
 
 
 def forget_citizens(redis_port):

@@ -782,3 +782,29 @@ def _read_text(path):
             return f.read().decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
+
+
+# ---- fixture bodies shared by the stacks of *_support.py ----
+
+def stacks_on_demand(create, factory, keys, redis_port):
+    """Body of a fixture (yield from it) giving make(redis=None, **kw):
+    a new stack create(factory, keys, port, **kw) on redis (default: the
+    one at redis_port); every stack made is stopped afterwards."""
+    made = []
+
+    def make(redis=None, **kw):
+        s = create(factory, keys,
+                   redis.port if redis is not None else redis_port, **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.stop()
+
+
+def one_stack(create, factory, keys, redis_port):
+    """Body of a fixture (yield from it) giving one stack, stopped after."""
+    s = create(factory, keys, redis_port)
+    yield s
+    s.stop()

@@ -499,24 +499,14 @@ def login_keys():
 
 @pytest.fixture
 def login_stack(nginx, redis_server, login_keys):
-    stacks = []
-
-    def make(redis=None, **kw):
-        port = redis.port if redis is not None else redis_server.port
-        s = LoginStack.create(nginx, login_keys, port, **kw)
-        stacks.append(s)
-        return s
-
-    yield make
-    for s in stacks:
-        s.stop()
+    yield from harness.stacks_on_demand(LoginStack.create, nginx, login_keys,
+                                        redis_server.port)
 
 
 @pytest.fixture(scope="module")
 def shared_login(nginx_module, redis_server, login_keys):
-    s = LoginStack.create(nginx_module, login_keys, redis_server.port)
-    yield s
-    s.stop()
+    yield from harness.one_stack(LoginStack.create, nginx_module, login_keys,
+                                 redis_server.port)
 
 
 @pytest.fixture
